@@ -1,0 +1,68 @@
+"""Every error mlquant raises on purpose.
+
+All of them share one root, so ``except mlquant.MlquantError`` catches everything mlquant
+reports about its input, and each also inherits the builtin exception a Python programmer
+would expect, so ``except FileNotFoundError`` keeps working::
+
+    MlquantError
+    ├── ModelNotFoundError        (FileNotFoundError)  no file at the given path
+    ├── InvalidModelError         (ValueError)         not a Core ML model, corrupted, inconsistent
+    ├── UnsupportedModelError     (NotImplementedError) a model type mlquant cannot work on
+    ├── UnsupportedLayerError     (NotImplementedError) a layer the reference runtime cannot run
+    ├── QuantizationError         (ValueError)         weights or tables that cannot be quantized
+    ├── SettingsError             (ValueError)         an invalid option or argument
+    ├── OverwriteError            (FileExistsError)    a save that would clobber the input model
+    └── DataError                 (ValueError)         image folders and inputs that cannot be used
+
+Messages say what was expected, what came in, and where.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataError",
+    "InvalidModelError",
+    "MlquantError",
+    "ModelNotFoundError",
+    "OverwriteError",
+    "QuantizationError",
+    "SettingsError",
+    "UnsupportedLayerError",
+    "UnsupportedModelError",
+]
+
+
+class MlquantError(Exception):
+    """The root of every error mlquant raises on purpose."""
+
+
+class ModelNotFoundError(MlquantError, FileNotFoundError):
+    """There is no model file at the given path."""
+
+
+class InvalidModelError(MlquantError, ValueError):
+    """The file is not a readable Core ML model, or its contents contradict each other."""
+
+
+class UnsupportedModelError(MlquantError, NotImplementedError):
+    """The model is a valid Core ML model of a type mlquant does not work on."""
+
+
+class UnsupportedLayerError(MlquantError, NotImplementedError):
+    """A layer the reference runtime cannot execute."""
+
+
+class QuantizationError(MlquantError, ValueError):
+    """Weights, tables or indices that cannot become a valid quantized weight."""
+
+
+class SettingsError(MlquantError, ValueError):
+    """An option or argument outside what is allowed."""
+
+
+class OverwriteError(MlquantError, FileExistsError):
+    """Saving would overwrite the file the model was loaded from."""
+
+
+class DataError(MlquantError, ValueError):
+    """Images, folders or arrays that cannot be evaluated."""

@@ -1,0 +1,330 @@
+"""Convolution, deconvolution and inner product kernels.
+
+Convolution runs channels-last: the input is viewed as ``(N, H, W, C)`` (``N = S * B``), padded
+with zeros, and unfolded (im2col) into one ``(N * H_out * W_out, KH * KW * C)`` matrix that a
+single matrix product with the ``(KH * KW * C, C_out)`` weights turns into the output; a 1x1
+convolution needs no unfolding at all. Large batches are unfolded a slice of images at a time,
+so the unfolded matrix stays in cache. The output stays channels-last in memory, so the next
+convolution reads it without a transpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+
+from ..errors import DataError
+from ._base import Kernel, LayerContext, add_tiled, from_nhwc, pair, relu_inplace, tile_vector, to_nhwc
+from ._geometry import Window, pad, window
+
+#: Rough size in bytes of the unfolded-input block handed to one matrix product (fits in L2).
+_BLOCK_BYTES = 1 << 20
+
+
+def build_convolution(ctx: LayerContext) -> Kernel:
+    """Build a ``convolution`` kernel (also deconvolution, grouped and depthwise).
+
+    With ``ctx.relu`` (a following ReLU folded in by the executor) the output is clipped at
+    zero block by block, while it is still in cache.
+    """
+    if len(ctx.inputs) > 1:
+        raise ctx.unsupported("weights given as a second input (dynamic convolution)")
+    ctx.expect_inputs(1)
+    p = ctx.params
+    kh, kw = pair(p.kernelSize, (3, 3))
+    sh, sw = pair(p.stride, (1, 1))
+    groups = int(p.nGroups) or 1
+    cout, kc = int(p.outputChannels), int(p.kernelChannels)
+    if cout % groups or min(kh, kw, sh, sw, cout, kc) < 1:
+        raise ctx.invalid(f"{cout} output channels, {kc} kernel channels, {groups} groups, "
+                          f"kernel {kh}x{kw} and stride {sh}x{sw} do not fit together")
+    if p.isDeconvolution:
+        return _deconvolution(ctx, (kh, kw), (sh, sw), groups)
+    dh, dw = pair(p.dilationFactor, (1, 1))
+    weights = ctx.weight("weights", p.weights, (cout, kc, kh, kw))
+    bias = ctx.weight("bias", p.bias, (cout,)) if p.hasBias else None
+    kind = p.WhichOneof("ConvolutionPaddingType")
+    padding = getattr(p, kind) if kind else None
+    shape = _Shape((kh, kw), (dh, dw), (sh, sw))
+    effective = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    where = f"layer '{ctx.name}' (convolution)"
+    relu = ctx.relu
+
+    if groups > 1 and kc == 1:
+        taps = weights.reshape(groups, cout // groups, kh * kw).transpose(2, 0, 1).copy()
+        product = _depthwise(taps, shape, _finisher(bias, relu))
+    else:
+        # (G, C_out/G, Cg, KH, KW) -> (G, KH * KW * Cg, C_out/G): rows follow the unfolding order
+        matrix = weights.reshape(groups, cout // groups, kc, kh, kw).transpose(0, 3, 4, 2, 1)
+        matrix = np.ascontiguousarray(matrix.reshape(groups, kh * kw * kc, cout // groups))
+        if groups > 1:
+            product = _grouped(matrix, shape, _finisher(bias, relu))
+        elif kh == kw == 1 and shape.stride == (1, 1):
+            product = _pointwise(matrix[0], _finisher(bias, relu))
+        else:
+            product = _unfolded(matrix[0], bias, shape, _finisher(None, relu))
+
+    windows: dict[tuple[int, int], Window] = {}  # the geometry of each input size seen
+
+    def convolution(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        x = inputs[0]
+        s, b, c, h, w = x.shape
+        if c != kc * groups:
+            msg = f"{where}: expected {kc * groups} input channels (got {c})"
+            raise DataError(msg)
+        win = windows.get((h, w))
+        if win is None:
+            win = windows[h, w] = window(kind, padding, (h, w), effective, (sh, sw), where)
+        out = product(pad(to_nhwc(x), win, 0.0), win)
+        return [from_nhwc(out, s, b)]
+
+    return convolution
+
+
+@attrs.frozen
+class _Shape:
+    """A convolution's kernel, dilation and stride, each ``(H, W)``."""
+
+    kernel: tuple[int, int]
+    dilation: tuple[int, int]
+    stride: tuple[int, int]
+
+
+def _blocks(n: int, rows: int, row_bytes: int):
+    """Yield ``(first image, last image, first row, last row)`` blocks of about ``_BLOCK_BYTES``."""
+    band = max(1, _BLOCK_BYTES // max(1, row_bytes))
+    if band >= rows:
+        images = band // rows
+        for start in range(0, n, images):
+            yield start, min(n, start + images), 0, rows
+    else:
+        for image in range(n):
+            for top in range(0, rows, band):
+                yield image, image + 1, top, min(rows, top + band)
+
+
+def _finisher(bias: np.ndarray | None, relu: bool):
+    """What follows each block's matrix product: add the bias, clip at zero (in place)."""
+    tile = tile_vector(bias) if bias is not None else None
+
+    def finish(block: np.ndarray) -> None:
+        if tile is not None:
+            add_tiled(block, tile)
+        if relu:
+            relu_inplace(block)
+
+    return finish
+
+
+def _unfold(x: np.ndarray, block: tuple[int, int, int, int], shape: _Shape, out_w: int, target: np.ndarray) -> None:
+    """Copy the im2col rows of one block of a padded ``(N, H, W, C)`` input into ``target``.
+
+    ``target`` is ``(rows, KH * KW * C)`` (its rows may be longer: a bias column can follow).
+    Without width dilation a window row is one contiguous run of ``KW * C`` values, so a strided
+    view covers the whole block and one copy unfolds it; otherwise each kernel tap is copied.
+    """
+    i0, i1, r0, r1 = block
+    (kh, kw), (dh, dw), (sh, sw) = shape.kernel, shape.dilation, shape.stride
+    c, item = x.shape[3], target.itemsize
+    source = x[i0:i1, r0 * sh :]
+    row = target.strides[0]
+    dims = (i1 - i0, r1 - r0, out_w, kh, kw, c)
+    strides = ((r1 - r0) * out_w * row, out_w * row, row, kw * c * item, c * item, item)
+    cols = np.lib.stride_tricks.as_strided(target, dims, strides)
+    if dw == 1:
+        s0, s1, s2, s3 = source.strides
+        view = np.lib.stride_tricks.as_strided(
+            source, dims[:4] + (kw * c,), (s0, s1 * sh, s2 * sw, s1 * dh, s3), writeable=False)
+        cols.reshape(view.shape)[...] = view
+        return
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + (r1 - r0 - 1) * sh + 1, sh)
+        for j in range(kw):
+            cols[:, :, :, i, j, :] = source[:, rows, j * dw : j * dw + (out_w - 1) * sw + 1 : sw, :]
+
+
+def _pointwise(matrix: np.ndarray, finish):
+    """A 1x1, stride-1 convolution: one matrix product over all pixels, in cache-sized blocks."""
+    depth, cout = matrix.shape
+
+    def product(x: np.ndarray, win: Window) -> np.ndarray:
+        out = np.empty(x.shape[:3] + (cout,), dtype=np.float32)
+        rows, flat = x.reshape(-1, depth), out.reshape(-1, cout)
+        step = max(1, _BLOCK_BYTES // (4 * (depth + cout)))
+        for start in range(0, len(rows), step):
+            np.matmul(rows[start : start + step], matrix, out=flat[start : start + step])
+            finish(flat[start : start + step])
+        return out
+
+    return product
+
+
+def _unfolded(matrix: np.ndarray, bias: np.ndarray | None, shape: _Shape, finish):
+    """The im2col product: ``(padded NHWC input, window) -> (N, H_out, W_out, C_out)``.
+
+    The bias is folded into the product: the unfolded rows end with a column of ones and the
+    weight matrix with the bias row.
+    """
+    depth, cout = matrix.shape
+    if bias is not None:
+        matrix = np.vstack([matrix, bias[np.newaxis]]).astype(np.float32)
+    width = len(matrix)
+
+    def product(x: np.ndarray, win: Window) -> np.ndarray:
+        n, oh, ow = x.shape[0], win.out_h, win.out_w
+        out = np.empty((n, oh, ow, cout), dtype=np.float32)
+        buffer = None
+        for block in _blocks(n, oh, ow * (width + cout) * 4):
+            i0, i1, r0, r1 = block
+            rows = (i1 - i0) * (r1 - r0) * ow
+            if buffer is None:
+                buffer = np.empty((rows, width), dtype=np.float32)
+                buffer[:, depth:] = 1.0
+            cols = buffer[:rows]
+            _unfold(x, block, shape, ow, cols[:, :depth])
+            target = out[i0:i1, r0:r1].reshape(-1, cout)
+            np.matmul(cols, matrix, out=target)
+            finish(target)
+        return out
+
+    return product
+
+
+def _grouped(matrix: np.ndarray, shape: _Shape, finish):
+    """Grouped convolution: im2col, then one batched matrix product over the groups."""
+    groups, depth, per_group = matrix.shape
+    (kh, kw), cout = shape.kernel, groups * per_group
+
+    def product(x: np.ndarray, win: Window) -> np.ndarray:
+        n, c, oh, ow = x.shape[0], x.shape[3], win.out_h, win.out_w
+        out = np.empty((n, oh, ow, cout), dtype=np.float32)
+        for block in _blocks(n, oh, ow * (depth * groups + cout) * 4):
+            i0, i1, r0, r1 = block
+            cols = np.empty(((i1 - i0) * (r1 - r0) * ow, kh * kw * c), dtype=np.float32)
+            _unfold(x, block, shape, ow, cols)
+            grouped = cols.reshape(-1, kh * kw, groups, c // groups).transpose(2, 0, 1, 3)
+            result = np.matmul(grouped.reshape(groups, -1, depth), matrix)  # (G, M, C_out/G)
+            target = out[i0:i1, r0:r1].reshape(-1, cout)
+            target[...] = result.transpose(1, 0, 2).reshape(target.shape)
+            finish(target)
+        return out
+
+    return product
+
+
+def _depthwise(taps: np.ndarray, shape: _Shape, finish):
+    """Depthwise product (one input channel per group): a weighted sum of shifted inputs."""
+    _, groups, multiplier = taps.shape
+    (kh, kw), (dh, dw), (sh, sw) = shape.kernel, shape.dilation, shape.stride
+
+    def product(x: np.ndarray, win: Window) -> np.ndarray:
+        n, oh, ow = x.shape[0], win.out_h, win.out_w
+        out = np.zeros((n, oh, ow, groups, multiplier), dtype=np.float32)
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+            for j in range(kw):
+                columns = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+                out += x[:, rows, columns, :, np.newaxis] * taps[i * kw + j]
+        out = out.reshape(n, oh, ow, groups * multiplier)
+        finish(out.reshape(-1, groups * multiplier))
+        return out
+
+    return product
+
+
+def _deconvolution(ctx: LayerContext, kernel: tuple[int, int], stride: tuple[int, int],
+                   groups: int) -> Kernel:
+    """Transposed convolution: scatter each input pixel's ``KH x KW`` patch, then crop.
+
+    The uncropped output is ``(H - 1) * stride + KH`` high. ``valid`` padding crops its
+    ``paddingAmounts``; ``same`` padding crops to ``H * stride``, the larger half at the bottom
+    (``BOTTOM_RIGHT_HEAVY``) or top (``TOP_LEFT_HEAVY``). With ``outputShape`` the crop starts
+    where the padding says and the output has exactly that size (zeros plus bias past the end).
+    """
+    p = ctx.params
+    (kh, kw), (sh, sw) = kernel, stride
+    cout, kc = int(p.outputChannels), int(p.kernelChannels)
+    weights = ctx.weight("weights", p.weights, (kc, cout // groups, kh, kw))
+    bias = ctx.weight("bias", p.bias, (cout,)) if p.hasBias else None
+    if kc % groups:
+        raise ctx.invalid(f"{kc} kernel channels do not split into {groups} groups")
+    cig, cog = kc // groups, cout // groups
+    # (Cin, C_out/G, KH, KW) -> (G, Cin/G, KH * KW * C_out/G)
+    matrix = weights.reshape(groups, cig, cog, kh, kw).transpose(0, 1, 3, 4, 2)
+    matrix = np.ascontiguousarray(matrix.reshape(groups, cig, kh * kw * cog))
+    kind = p.WhichOneof("ConvolutionPaddingType")
+    shape = pair(p.outputShape, (0, 0)) if len(p.outputShape) else None
+    where = f"layer '{ctx.name}' (deconvolution)"
+
+    def deconvolution(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        x = inputs[0]
+        s, b, c, h, w = x.shape
+        if c != kc:
+            msg = f"{where}: expected {kc} input channels (got {c})"
+            raise DataError(msg)
+        n = s * b
+        flat = to_nhwc(x).reshape(n * h * w, groups, cig).transpose(1, 0, 2)
+        patches = np.matmul(flat, matrix).reshape(groups, n, h, w, kh, kw, cog)
+        full_h, full_w = (h - 1) * sh + kh, (w - 1) * sw + kw
+        full = np.zeros((n, full_h, full_w, groups, cog), dtype=np.float32)
+        for i in range(kh):
+            rows = slice(i, i + (h - 1) * sh + 1, sh)
+            for j in range(kw):
+                columns = slice(j, j + (w - 1) * sw + 1, sw)
+                full[:, rows, columns] += patches[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
+        top, left, out_h, out_w = _deconv_crop(kind, getattr(p, kind) if kind else None, shape,
+                                               (h, w), (full_h, full_w), stride)
+        out = np.zeros((n, out_h, out_w, cout), dtype=np.float32)
+        kept_h, kept_w = max(0, min(out_h, full_h - top)), max(0, min(out_w, full_w - left))
+        out[:, :kept_h, :kept_w] = full.reshape(n, full_h, full_w, cout)[
+            :, top : top + kept_h, left : left + kept_w]
+        if bias is not None:
+            out += bias
+        return [from_nhwc(out, s, b)]
+
+    return deconvolution
+
+
+def _deconv_crop(kind, padding, shape, size, full, stride) -> tuple[int, int, int, int]:
+    """``(top, left, out_h, out_w)`` of a deconvolution's crop of its uncropped output."""
+    if kind == "same":
+        heavy = int(padding.asymmetryMode) == 1
+        target = shape or (size[0] * stride[0], size[1] * stride[1])
+        starts = []
+        for total in (max(0, full[0] - target[0]), max(0, full[1] - target[1])):
+            small = total // 2
+            starts.append(total - small if heavy else small)
+        return starts[0], starts[1], target[0], target[1]
+    top = bottom = left = right = 0
+    if kind == "valid" and len(padding.paddingAmounts.borderAmounts):
+        from ._base import borders
+
+        top, bottom, left, right = borders(padding.paddingAmounts)
+    if shape:
+        return top, left, shape[0], shape[1]
+    return top, left, full[0] - top - bottom, full[1] - left - right
+
+
+def build_inner_product(ctx: LayerContext) -> Kernel:
+    """Build an ``innerProduct`` kernel: ``(S, B, C*H*W, 1, 1) -> (S, B, C_out, 1, 1)``."""
+    ctx.expect_inputs(1)
+    p = ctx.params
+    cin, cout = int(p.inputChannels), int(p.outputChannels)
+    matrix = np.ascontiguousarray(ctx.weight("weights", p.weights, (cout, cin)).T)
+    bias = ctx.weight("bias", p.bias, (cout,)) if p.hasBias else None
+    where = f"layer '{ctx.name}' (innerProduct)"
+
+    def inner_product(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        x = inputs[0]
+        s, b = x.shape[:2]
+        if x[0, 0].size != cin:
+            msg = f"{where}: expected C*H*W = {cin} input values (got {x.shape[2:]})"
+            raise DataError(msg)
+        out = np.ascontiguousarray(x).reshape(s * b, cin) @ matrix
+        if bias is not None:
+            out += bias
+        return [out.reshape(s, b, cout, 1, 1)]
+
+    return inner_product

@@ -1,0 +1,87 @@
+"""Kernels that fit no family: reduce, embedding and loadConstant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..errors import DataError
+from ._base import Kernel, LayerContext
+
+_AXES = {0: (2, 3, 4), 1: (3, 4), 2: (2,), 3: (3,), 4: (4,)}
+_AXIS_NAMES = ("CHW", "HW", "C", "H", "W")
+_MODES = ("SUM", "AVG", "PROD", "LOGSUM", "SUMSQUARE", "L1", "L2", "MAX", "MIN", "ARGMAX")
+
+
+def build_reduce(ctx: LayerContext) -> Kernel:
+    """Build a ``reduce`` kernel; reduced axes stay, with size 1.
+
+    ``LOGSUM`` is ``sum(log(x + epsilon))`` (``epsilon`` 1e-6 when 0); ``ARGMAX`` gives the
+    index of the first maximum, as a float, and needs a single axis.
+    """
+    ctx.expect_inputs(1)
+    p = ctx.params
+    mode, axis_code = int(p.mode), int(p.axis)
+    if not 0 <= mode < len(_MODES) or axis_code not in _AXES:
+        raise ctx.unsupported(f"reduce mode {mode} over axis {axis_code}")
+    axes = _AXES[axis_code]
+    name = _MODES[mode]
+    if name == "ARGMAX" and len(axes) != 1:
+        raise ctx.invalid(f"ARGMAX reduces one axis, not {_AXIS_NAMES[axis_code]}")
+    epsilon = np.float32(p.epsilon or 1e-6)
+    keep = {"axis": axes, "keepdims": True}
+    functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "SUM": lambda x: x.sum(**keep, dtype=np.float32),
+        "AVG": lambda x: x.mean(**keep, dtype=np.float32),
+        "PROD": lambda x: x.prod(**keep, dtype=np.float32),
+        "LOGSUM": lambda x: np.log(x + epsilon).sum(**keep, dtype=np.float32),
+        "SUMSQUARE": lambda x: np.square(x).sum(**keep, dtype=np.float32),
+        "L1": lambda x: np.abs(x).sum(**keep, dtype=np.float32),
+        "L2": lambda x: np.sqrt(np.square(x).sum(**keep, dtype=np.float32)),
+        "MAX": lambda x: x.max(**keep),
+        "MIN": lambda x: x.min(**keep),
+        "ARGMAX": lambda x: x.argmax(axis=axes[0], keepdims=True).astype(np.float32),
+    }
+    function = functions[name]
+
+    def reduce(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return [function(inputs[0])]
+
+    return reduce
+
+
+def build_embedding(ctx: LayerContext) -> Kernel:
+    """Build an ``embedding`` kernel: ``(S, B, 1, 1, 1)`` indices to ``(S, B, C_out, 1, 1)`` vectors."""
+    ctx.expect_inputs(1)
+    p = ctx.params
+    size, cout = int(p.inputDim), int(p.outputChannels)
+    table = np.ascontiguousarray(ctx.weight("weights", p.weights, (cout, size)).T)
+    if p.hasBias:
+        table = table + ctx.weight("bias", p.bias, (cout,))
+    where = f"layer '{ctx.name}' (embedding)"
+
+    def embedding(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        x = inputs[0]
+        s, b = x.shape[:2]
+        if x.shape[2:] != (1, 1, 1):
+            msg = f"{where}: expected one index per item, shape (S, B, 1, 1, 1) (got {x.shape})"
+            raise DataError(msg)
+        indices = x.reshape(-1).astype(np.int64)
+        if indices.size and (indices.min() < 0 or indices.max() >= size):
+            msg = f"{where}: indices must be in [0, {size - 1}] (got {indices.min()}..{indices.max()})"
+            raise DataError(msg)
+        return [table[indices].reshape(s, b, cout, 1, 1)]
+
+    return embedding
+
+
+def build_load_constant(ctx: LayerContext) -> Kernel:
+    """Build a ``loadConstant`` kernel: the same ``(1, 1, C, H, W)`` array on every run."""
+    ctx.expect_inputs(0)
+    shape = tuple(int(v) for v in ctx.params.shape)
+    if len(shape) != 3:
+        raise ctx.invalid(f"shape must be [C, H, W] (got {list(shape)})")
+    constant = ctx.weight("data", ctx.params.data, shape).reshape(1, 1, *shape)
+    return lambda inputs: [constant]

@@ -1,0 +1,114 @@
+"""Pooling kernels: MAX, AVERAGE and L2, windowed or global.
+
+Windows are placed by :func:`~mlquant.runtime._geometry.window` (``valid``, ``same`` and
+``includeLastPixel``). Max pooling pads with ``-inf``, so padding never wins; average pooling
+divides by the number of window cells inside the padded input (``avgPoolExcludePadding``
+false; cells a ceil-mode window hangs past the declared padding are not counted, as in Caffe)
+or inside the input itself (true); L2 pooling is ``sqrt(sum(x**2))`` over the window. Windows
+are reduced separably, along height and then along width, channels-last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+
+from ._base import Kernel, LayerContext, from_nhwc, pair, to_nhwc
+from ._geometry import Window, pad, window
+
+_MAX, _AVERAGE, _L2 = 0, 1, 2
+
+
+def build_pooling(ctx: LayerContext) -> Kernel:
+    """Build a ``pooling`` kernel."""
+    ctx.expect_inputs(1)
+    p = ctx.params
+    kind = int(p.type)
+    if kind not in (_MAX, _AVERAGE, _L2):
+        raise ctx.unsupported(f"pooling type {kind} (known: MAX, AVERAGE, L2)")
+    if p.globalPooling:
+        return _global(kind)
+    kh, kw = pair(p.kernelSize, (3, 3))
+    sh, sw = pair(p.stride, (1, 1))
+    if min(kh, kw, sh, sw) < 1:
+        raise ctx.invalid(f"kernel {kh}x{kw} and stride {sh}x{sw} must be positive")
+    padding_kind = p.WhichOneof("PoolingPaddingType")
+    padding = getattr(p, padding_kind) if padding_kind else None
+    exclude = bool(p.avgPoolExcludePadding)
+    where = f"layer '{ctx.name}' (pooling)"
+
+    windows: dict[tuple[int, int], Window] = {}  # the geometry of each input size seen
+
+    def pooling(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        x = inputs[0]
+        s, b, _, h, w = x.shape
+        win = windows.get((h, w))
+        if win is None:
+            win = windows[h, w] = window(padding_kind, padding, (h, w), (kh, kw), (sh, sw), where)
+        data = to_nhwc(x)
+        if kind == _L2:
+            data = np.square(data)
+        declared = attrs.evolve(win, bottom=win.pad_bottom, right=win.pad_right)  # not the overhang
+        data = pad(data, declared, -np.inf if kind == _MAX else 0.0)
+        reduce = np.maximum if kind == _MAX else np.add
+        out = _separable(data, win, (kh, kw), (sh, sw), reduce)
+        if kind == _AVERAGE:
+            out /= _counts(win, (h, w), (kh, kw), (sh, sw), exclude)[:, :, np.newaxis]
+        elif kind == _L2:
+            np.sqrt(out, out=out)
+        return [from_nhwc(out, s, b)]
+
+    return pooling
+
+
+def _separable(x: np.ndarray, win: Window, kernel: tuple[int, int], stride: tuple[int, int],
+               reduce: np.ufunc) -> np.ndarray:
+    """Reduce every window of a padded ``(N, H, W, C)`` array, along height then width."""
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = win.out_h, win.out_w
+    # Windows hanging past the end (includeLastPixel) just have fewer rows or columns to reduce.
+    rows = [x[:, i : i + (oh - 1) * sh + 1 : sh] for i in range(kh)]  # whole rows: long contiguous runs
+    tall = rows[0].copy()
+    for row in rows[1:]:
+        part = tall[:, : row.shape[1]]
+        reduce(part, row, out=part)
+    columns = [tall[:, :, j : j + (ow - 1) * sw + 1 : sw] for j in range(kw)]
+    out = columns[0].copy()
+    for column in columns[1:]:
+        part = out[:, :, : column.shape[2]]
+        reduce(part, column, out=part)
+    return out
+
+
+def _counts(win: Window, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+            exclude: bool) -> np.ndarray:
+    """How many cells each average window divides by, as an ``(H_out, W_out)`` array."""
+
+    def axis(out: int, before: int, length: int, after: int, k: int, s: int) -> np.ndarray:
+        starts = np.arange(out) * s - before
+        low, high = (0, length) if exclude else (-before, length + after)
+        return np.minimum(starts + k, high) - np.maximum(starts, low)
+
+    rows = axis(win.out_h, win.top, size[0], win.pad_bottom, kernel[0], stride[0])
+    cols = axis(win.out_w, win.left, size[1], win.pad_right, kernel[1], stride[1])
+    return np.maximum(np.outer(rows, cols), 1).astype(np.float32)
+
+
+def _global(kind: int) -> Kernel:
+    """Global pooling: one value per channel, over the whole height and width."""
+
+    def global_pooling(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        x = inputs[0]
+        s, b, c = x.shape[:3]
+        data = to_nhwc(x).reshape(s * b, -1, c)
+        if kind == _MAX:
+            out = data.max(axis=1)
+        elif kind == _AVERAGE:
+            out = data.mean(axis=1, dtype=np.float32)
+        else:
+            out = np.sqrt(np.square(data).sum(axis=1))
+        return [out.reshape(s, b, c, 1, 1)]
+
+    return global_pooling

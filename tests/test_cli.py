@@ -1,0 +1,169 @@
+"""The command line, through its real entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mlquant
+from mlquant.cli import main
+
+from . import _models
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``mlquant`` as a user would: the installed script if there is one, else ``python -m mlquant``."""
+    script = shutil.which("mlquant")
+    command = [script] if script else [sys.executable, "-m", "mlquant"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture
+def mlp_file(tmp_path: Path) -> Path:
+    path = tmp_path / "mlp.mlmodel"
+    path.write_bytes(_models.mlp_classifier().SerializeToString())
+    return path
+
+
+class TestInspect:
+    def test_table(self, food_dir: Path) -> None:
+        """inspect lists every weighted layer with type, count, storage, bits and bytes."""
+        result = run_cli("inspect", str(food_dir / "food.mlmodel"))
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert "neuralNetworkClassifier, 3.72 MB" in lines[0]
+        assert lines[1].split() == ["layer", "type", "weights", "storage", "bits", "bytes"]
+        assert lines[3].split() == ["conv1", "convolution", "1,792", "float32", "32", "7,168"]
+        assert "52 weight tensors, 774,309 values" in result.stdout
+        assert result.stderr == ""
+
+    def test_json(self, mlp_file: Path) -> None:
+        """--json prints machine-readable layers."""
+        result = run_cli("inspect", str(mlp_file), "--json")
+        payload = json.loads(result.stdout)
+        assert [layer["layer"] for layer in payload["layers"]] == ["fc1", "fc2"]
+        assert payload["size_bytes"] == mlp_file.stat().st_size
+
+
+class TestQuantize:
+    def test_writes_the_model(self, mlp_file: Path, tmp_path: Path) -> None:
+        """quantize writes a valid quantized file and says how big it is."""
+        out = tmp_path / "small.mlmodel"
+        result = run_cli("quantize", str(mlp_file), "--method", "kmeans_lut", "--nbits", "3", "-o", str(out))
+        assert result.returncode == 0, result.stderr
+        assert f"wrote {out}" in result.stdout
+        assert [w.storage for w in mlquant.load(out).weights] == ["lut", "float32", "lut", "float32"]
+
+    def test_default_output_name(self, mlp_file: Path) -> None:
+        """Without -o the output goes beside the input, named after the quantizer."""
+        assert main(["quantize", str(mlp_file), "--method", "linear", "--nbits", "4"]) == 0
+        assert (mlp_file.parent / "mlp_linear_4.mlmodel").is_file()
+
+    def test_refuses_to_overwrite_its_input(self, mlp_file: Path) -> None:
+        """-o pointing at the input is refused with exit code 2 and the input is unchanged."""
+        before = mlp_file.read_bytes()
+        result = run_cli("quantize", str(mlp_file), "-o", str(mlp_file))
+        assert result.returncode == 2
+        assert result.stderr.startswith("mlquant quantize: error: refusing to overwrite")
+        assert mlp_file.read_bytes() == before
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["inspect", "missing.mlmodel"], "mlquant inspect: error: no model file at missing.mlmodel"),
+            (["quantize", "MODEL", "--nbits", "12"], "mlquant quantize: error: nbits must be 1-8 or 16 (got 12)"),
+            (["quantize", "MODEL", "--method", "kmeans"], "invalid choice: 'kmeans'"),
+            (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ],
+    )
+    def test_one_line_and_exit_code_2(self, mlp_file: Path, args: list[str], message: str) -> None:
+        """Bad input is one line on stderr and exit code 2, never a traceback."""
+        result = run_cli(*[str(mlp_file) if a == "MODEL" else a for a in args], cwd=mlp_file.parent)
+        assert result.returncode == 2
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) <= 2  # argparse adds a usage line
+
+    def test_not_a_model(self, tmp_path: Path) -> None:
+        """A text file given as a model is one clear line."""
+        path = tmp_path / "notes.mlmodel"
+        path.write_text("not a model")
+        result = run_cli("inspect", str(path))
+        assert result.returncode == 2
+        assert result.stderr.strip().count("\n") == 0 and "is not a readable Core ML model" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory: pytest.TempPathFactory):
+    from mlquant.demo import build_digits_demo
+
+    return build_digits_demo(tmp_path_factory.mktemp("cli-demo"))
+
+
+class TestEvaluate:
+    def test_table_and_csv(self, demo_files, tmp_path: Path) -> None:
+        """evaluate prints per-class accuracy and writes the one-model-per-row CSV."""
+        small = tmp_path / "small.mlmodel"
+        assert main(["quantize", str(demo_files.model), "--method", "linear", "--nbits", "4", "-o", str(small)]) == 0
+        csv_path = tmp_path / "r.csv"
+        result = run_cli("evaluate", str(demo_files.model), str(small), "--data", str(demo_files.data),
+                         "--csv", str(csv_path), "--backend", "reference")
+        assert result.returncode == 0, result.stderr
+        header = result.stdout.splitlines()[0].split()
+        assert header[:3] == ["model", "size", "0"] and header[-4:] == ["accuracy", "class", "mean", "agreement"]
+        rows = csv_path.read_text().splitlines()
+        assert rows[0].startswith("model,size,0,1,") and rows[1].startswith("digits,") and rows[2].startswith("small,")
+
+    def test_folder_that_matches_no_label(self, demo_files, tmp_path: Path) -> None:
+        """A class folder the model does not know is one line and exit code 2."""
+        (tmp_path / "cats").mkdir()
+        (tmp_path / "cats" / "a.png").write_bytes((demo_files.data / "0").iterdir().__next__().read_bytes())
+        result = run_cli("evaluate", str(demo_files.model), "--data", str(tmp_path))
+        assert result.returncode == 2 and "class folder 'cats' matches none of the model's 10 labels" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_missing_data_folder(self, demo_files) -> None:
+        """A data folder that does not exist is one line and exit code 2."""
+        result = run_cli("evaluate", str(demo_files.model), "--data", "no/such/folder")
+        assert result.returncode == 2 and "data folder no/such/folder does not exist" in result.stderr
+
+
+class TestSweepAndSelect:
+    def test_sweep_select_and_exit_codes(self, demo_files, tmp_path: Path) -> None:
+        """sweep writes its report and exits 0; select re-chooses from results.json; no pass exits 1."""
+        out = tmp_path / "sweep"
+        result = run_cli("sweep", str(demo_files.model), "--data", str(demo_files.data), "--out", str(out),
+                         "--methods", "linear,kmeans_lut", "--nbits", "8,4,1", "--backend", "reference", "--quiet")
+        assert result.returncode == 0, result.stderr
+        assert "chosen: " in result.stdout and (out / "report.md").is_file()
+        again = run_cli("select", str(out / "results.json"), "--json")
+        assert again.returncode == 0 and json.loads(again.stdout)["chosen"] in {"linear_4", "kmeans_lut_4"}
+        loose = json.loads(run_cli("select", str(out / "results.json"), "--max-drop", "60", "--max-class-drop", "-1",
+                                   "--json").stdout)
+        assert loose["chosen"] in {"linear_1", "kmeans_lut_1"}
+        hopeless = run_cli("sweep", str(demo_files.model), "--data", str(demo_files.data), "--out", str(tmp_path / "one"),
+                           "--methods", "linear_lut", "--nbits", "1", "--backend", "reference")
+        assert hopeless.returncode == 1 and "no candidate chosen" in hopeless.stdout
+
+    def test_select_on_a_missing_file(self, tmp_path: Path) -> None:
+        """select on a file that is not there is one line and exit code 2."""
+        result = run_cli("select", str(tmp_path / "results.json"))
+        assert result.returncode == 2 and "no results file at" in result.stderr
+
+
+class TestDemo:
+    def test_demo_runs_the_whole_job(self, tmp_path: Path) -> None:
+        """demo needs no files: it builds the digits model, sweeps it, prints the table and the choice."""
+        result = run_cli("demo", "--out", str(tmp_path / "demo"), "--backend", "reference")
+        assert result.returncode == 0, result.stderr
+        assert "held-out accuracy" in result.stdout and "chosen: " in result.stdout
+        assert (tmp_path / "demo" / "sweep" / "report.md").is_file()

@@ -1,0 +1,60 @@
+"""End to end on the real food model and its 700 images (``../shared/food``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import mlquant
+from mlquant.backends import ReferenceBackend
+from mlquant.results import read_csv, write_csv
+
+
+@pytest.fixture(scope="module")
+def evaluator(food_dir: Path) -> mlquant.Evaluator:
+    return mlquant.Evaluator(food_dir / "testing_data", backend=ReferenceBackend())
+
+
+@pytest.fixture(scope="module")
+def base(evaluator: mlquant.Evaluator, food_model: mlquant.Model) -> mlquant.Evaluation:
+    return evaluator.evaluate(food_model)
+
+
+class TestFoodEvaluation:
+    def test_per_class_accuracy_to_csv(self, base: mlquant.Evaluation, tmp_path: Path) -> None:
+        """All 700 images are scored per class (the 8 .DS_Store files skipped) and written as CSV."""
+        assert len(base.files) == 700 and len(base.skipped) == 8
+        assert {s.reason for s in base.skipped} == {"hidden file"}
+        assert base.classes == ("french fries", "hamburger", "hot dog", "pizza", "ramen", "steak", "sushi")
+        assert all(total == 100 for _, total in base.counts.values())
+        assert 0.5 < base.accuracy < 0.75  # a 101-dish SqueezeNet on 7 of its dishes
+        row = read_csv(write_csv([base], tmp_path / "food.csv"))[0]
+        assert row.model == "food" and row.per_class == pytest.approx(base.per_class, abs=1e-4)
+
+    def test_four_bit_lookup_table_differs(self, evaluator, food_model, base) -> None:
+        """A 4-bit linear look-up table changes the model's accuracy."""
+        small = mlquant.quantize(food_model, mlquant.LinearLUTQuantizer(nbits=4))
+        result = evaluator.evaluate(small, reference=base)
+        assert result.per_class != base.per_class
+        assert result.top1_agreement < 0.9
+
+    def test_sixteen_bits_agree(self, evaluator, food_model, base) -> None:
+        """A float16 model agrees with the float model on at least 99% of images."""
+        half = mlquant.quantize(food_model, mlquant.Float16Quantizer())
+        assert evaluator.evaluate(half, reference=base).top1_agreement >= 0.99
+
+
+class TestFoodSweep:
+    def test_full_sweep(self, food_dir: Path, tmp_path: Path) -> None:
+        """All 27 candidates are reported; collapsed low-bit models say so; the choice meets the tolerance."""
+        result = mlquant.sweep(food_dir / "food.mlmodel", food_dir / "testing_data", out_dir=tmp_path,
+                               backend=ReferenceBackend())
+        assert len(result.candidates) == 27
+        for name in ("results.csv", "report.md", "size_vs_accuracy.png", "per_class_heatmap.png"):
+            assert (tmp_path / name).is_file()
+        collapsed = [r for r in result.table if any(reason.startswith("collapsed") for reason in r.reasons)]
+        assert collapsed and all(r.candidate.nbits <= 3 for r in collapsed)
+        chosen = next(r for r in result.table if r.status == "chosen")
+        assert chosen.drop <= 1.0 and chosen.worst_drop <= 5.0
+        assert chosen.candidate.size_bytes < 0.5 * result.baseline.size_bytes

@@ -1,0 +1,154 @@
+"""The sweep on the built-in digits model: grid, deduplication, files, resuming, --fast."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mlquant
+from mlquant.backends import ReferenceBackend
+from mlquant.demo import build_digits_demo
+from mlquant.errors import DataError
+from mlquant.report import read_sweep
+from mlquant.sweep import default_grid
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    return build_digits_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def full(demo, tmp_path_factory: pytest.TempPathFactory) -> mlquant.SweepResult:
+    return mlquant.sweep(demo.model, demo.data, out_dir=tmp_path_factory.mktemp("full"), backend=ReferenceBackend())
+
+
+def tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+class Interrupt(ReferenceBackend):
+    """A backend that dies after a number of batches, like a sweep killed halfway."""
+
+    def __init__(self, batches: int) -> None:
+        super().__init__()
+        self.left = batches
+
+    def predict(self, model, inputs):  # type: ignore[no-untyped-def]
+        self.left -= 1
+        if self.left < 0:
+            raise KeyboardInterrupt
+        return super().predict(model, inputs)
+
+
+class TestFullSweep:
+    def test_every_candidate_and_file(self, full: mlquant.SweepResult, demo) -> None:
+        """27 candidates are quantized, saved, evaluated (16-bit once) and reported."""
+        assert len(full.candidates) == 27 and len(default_grid()) == 27
+        assert all(c.evaluation is not None and c.evaluation.complete for c in full.candidates)
+        inputs = len(full.baseline.files)
+        assert full.inputs_evaluated == inputs * (1 + 27 - 2)  # three float16 twins evaluated once
+        out = full.out_dir
+        for name in ("results.csv", "results.json", "report.md", "size_vs_accuracy.png", "per_class_heatmap.png"):
+            assert (out / name).is_file(), name
+        assert len(list((out / "models").glob("*.mlmodel"))) == 27
+        lines = (out / "results.csv").read_text().splitlines()
+        assert lines[0].startswith("model,size,0,1,2,3,4,5,6,7,8,9,accuracy,")
+        assert len(lines) == 1 + 1 + 27
+
+    def test_choice_meets_the_tolerance(self, full: mlquant.SweepResult) -> None:
+        """The chosen candidate is the smallest whose drops are inside the default tolerance."""
+        chosen = next(r for r in full.table if r.status == "chosen")
+        assert chosen.drop <= 1.0 and chosen.worst_drop <= 5.0
+        smaller = [r for r in full.table if r.candidate.size_bytes < chosen.candidate.size_bytes]
+        assert smaller and all(r.reasons for r in smaller)
+        assert "**Chosen: " + chosen.candidate.name in (full.out_dir / "report.md").read_text()
+
+    def test_saved_models_are_what_was_evaluated(self, full: mlquant.SweepResult) -> None:
+        """Each saved candidate file reloads to the size and storage it was evaluated at."""
+        for candidate in full.candidates[::5]:
+            model = mlquant.load(candidate.path)
+            assert model.size_bytes == candidate.size_bytes
+            kind = "float16" if candidate.nbits == 16 else {"linear": "linear"}.get(candidate.method, "lut")
+            assert model.weights[0].storage == kind
+
+    def test_reselect_from_results(self, full: mlquant.SweepResult) -> None:
+        """results.json holds enough to choose again under another tolerance, without running a model."""
+        baseline, candidates, selector = read_sweep(full.out_dir / "results.json")
+        assert selector == full.selection.selector
+        again = selector.select(baseline, candidates)
+        assert again.chosen.name == full.selection.chosen.name
+        loose = mlquant.Selector(max_mean_drop=10, max_class_drop=50).select(baseline, candidates)
+        assert loose.chosen.size_bytes < full.selection.chosen.size_bytes
+
+
+class TestResume:
+    def test_interrupted_sweep_resumes(self, demo, full: mlquant.SweepResult, tmp_path: Path) -> None:
+        """A sweep killed halfway evaluates only what is missing and writes the same results.csv."""
+        out = tmp_path / "resumed"
+        with pytest.raises(KeyboardInterrupt):
+            mlquant.sweep(demo.model, demo.data, out_dir=out, backend=Interrupt(batches=200))
+        assert not (out / "results.csv").exists()
+        resumed = mlquant.sweep(demo.model, demo.data, out_dir=out, backend=ReferenceBackend())
+        assert 0 < resumed.inputs_evaluated < full.inputs_evaluated
+        assert (out / "results.csv").read_bytes() == (full.out_dir / "results.csv").read_bytes()
+        again = mlquant.sweep(demo.model, demo.data, out_dir=out, backend=ReferenceBackend())
+        assert again.inputs_evaluated == 0
+
+    def test_wider_grid_evaluates_only_new_candidates(self, demo, tmp_path: Path) -> None:
+        """Adding a width to the grid evaluates just that candidate."""
+        grid = lambda widths: default_grid(["linear"], widths)
+        first = mlquant.sweep(demo.model, demo.data, out_dir=tmp_path, grid=grid([8, 4]), backend=ReferenceBackend())
+        second = mlquant.sweep(demo.model, demo.data, out_dir=tmp_path, grid=grid([8, 6, 4]), backend=ReferenceBackend())
+        assert first.inputs_evaluated == 3 * len(first.baseline.files)
+        assert second.inputs_evaluated == len(first.baseline.files)
+
+
+class TestFast:
+    def test_same_choice_for_less_work(self, demo, full: mlquant.SweepResult, tmp_path: Path) -> None:
+        """--fast chooses the full sweep's model while evaluating fewer inputs."""
+        fast = mlquant.sweep(demo.model, demo.data, out_dir=tmp_path, fast=True, backend=ReferenceBackend())
+        assert fast.selection.chosen.name == full.selection.chosen.name
+        assert fast.inputs_evaluated < full.inputs_evaluated / 2
+        statuses = {r.candidate.name: r.status for r in fast.table}
+        assert "stopped early" in statuses.values() and "not evaluated" in statuses.values()
+        chosen = next(c for c in fast.candidates if c.name == fast.selection.chosen.name)
+        assert chosen.evaluation.complete and len(chosen.evaluation.files) == len(fast.baseline.files)
+
+
+class TestSafety:
+    def test_never_writes_into_the_data(self, demo, tmp_path: Path) -> None:
+        """An output folder inside the data folder is refused and the data stays byte-identical."""
+        before = tree_digest(demo.data)
+        with pytest.raises(DataError, match="lies inside the data folder"):
+            mlquant.sweep(demo.model, demo.data, out_dir=demo.data / "out", grid=default_grid(["linear"], [8]))
+        assert tree_digest(demo.data) == before
+
+    def test_custom_quantizer_in_the_grid(self, demo, tmp_path: Path) -> None:
+        """User subclasses sweep like built-ins, under their own names."""
+
+        class Sign(mlquant.LUTQuantizer):
+            def lut(self, values):
+                scale = float(np.abs(values).mean())
+                return np.array([-scale, scale]), (values.reshape(-1) >= 0).astype(np.uint8)
+
+        result = mlquant.sweep(demo.model, demo.data, grid=[Sign(nbits=1), mlquant.Float16Quantizer()],
+                               backend=ReferenceBackend())
+        assert [c.name for c in result.candidates] == ["sign_1", "float16"]
+        assert result.selection.chosen.name == "float16"
+
+    def test_without_matplotlib(self, demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without matplotlib everything but the PNGs is written and the report says why."""
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+        result = mlquant.sweep(demo.model, demo.data, out_dir=tmp_path, grid=default_grid(["linear"], [8]),
+                               backend=ReferenceBackend())
+        assert not list(tmp_path.glob("*.png"))
+        assert "matplotlib is not installed" in (result.out_dir / "report.md").read_text()
