@@ -30,6 +30,7 @@ from .errors import (
     UnsupportedModelError,
 )
 from .evaluate import Evaluation, Evaluator
+from .mixed import MixedPrecisionPlan, search_mixed_precision
 from .model import LayerSummary, Model, WeightInfo, load
 from .plan import LayerSelector, QuantizationPlan, dequantize, quantize
 from .preprocess import Preprocessing
@@ -66,6 +67,7 @@ __all__ = [
     "LinearLUTQuantizer",
     "LinearQuantizer",
     "LinearWeights",
+    "MixedPrecisionPlan",
     "MlquantError",
     "Model",
     "ModelNotFoundError",
@@ -89,5 +91,6 @@ __all__ = [
     "load",
     "problems",
     "quantize",
+    "search_mixed_precision",
     "sweep",
 ]

@@ -160,7 +160,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     result = sweep(
         args.model, ImageFolder(args.data, strict=args.strict), out_dir=out, grid=_grid(args), selector=_selector(args),
         select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
-        batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, progress=bar,
+        batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
     )
     return _finish(result, args.json, out)
 

@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--nbits", default="16,8,7,6,5,4,3,2,1", help="comma-separated widths")
     sweep.add_argument("--fast", action="store_true", help="stop hopeless candidates early, stop at the first that passes")
     sweep.add_argument("--no-cache", action="store_true", help="evaluate everything again")
+    sweep.add_argument("--mixed", action="store_true", help="also search a per-layer mixed-precision plan")
     _tolerance_options(sweep)
     _evaluation_options(sweep)
     _selection_options(sweep)

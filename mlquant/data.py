@@ -115,6 +115,37 @@ class ImageFolder:
         """The class folders' names, sorted."""
         return tuple(sorted({s.folder for s in self.samples if s.folder is not None}))
 
+    def split(self, share: float = 0.5, *, seed: int = 0) -> tuple[ImageFolder, ImageFolder]:
+        """Split into two folders, stratified per class and seeded: ``(first, second)``.
+
+        Args:
+            share: The fraction of each class that goes to the first part (rounded).
+            seed: Seeds the shuffle within each class; the same seed gives the same split.
+
+        Raises:
+            DataError: ``share`` leaves either part empty.
+        """
+        rng = np.random.default_rng(seed)
+        first: list[list[Sample]] = []
+        second: list[list[Sample]] = []
+        for folder in self.folders or (None,):
+            members = [s for s in self.samples if s.folder == folder]
+            order = rng.permutation(len(members))
+            cut = round(share * len(members))
+            first.append([members[i] for i in sorted(order[:cut])])
+            second.append([members[i] for i in sorted(order[cut:])])
+        parts = (_interleave(first), _interleave(second))
+        if not parts[0] or not parts[1]:
+            msg = f"a {share:.0%} split of {len(self.samples)} inputs leaves a part empty"
+            raise DataError(msg)
+        return self._subset(parts[0]), self._subset(parts[1])
+
+    def _subset(self, samples: list[Sample]) -> ImageFolder:
+        part = object.__new__(ImageFolder)
+        part.root, part.label_map, part.strict, part.workers = self.root, self.label_map, self.strict, self.workers
+        part.samples, part.skipped, part._cache = tuple(samples), self.skipped, {}
+        return part
+
     def batch(self, target: ImageInput | ArrayInput, options: Preprocessing = Preprocessing()) -> Batch:
         """Decode every input for ``target`` (once; later calls reuse the result).
 

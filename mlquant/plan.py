@@ -25,6 +25,7 @@ from ._nn import QUANTIZABLE_LAYER_TYPES
 from .errors import SettingsError
 from .model import Model, WeightInfo
 from .quantizers import Quantizer
+from .rewrite import move_mean_image
 from .weights import QuantizedWeights
 
 __all__ = ["LayerSelector", "QuantizationPlan", "dequantize", "quantize"]
@@ -124,6 +125,9 @@ class QuantizationPlan:
     criteria say; its biases still follow ``select.biases``. The first matching entry wins."""
     select: LayerSelector = attrs.field(factory=LayerSelector)
     """Which weights the default quantizer applies to."""
+    move_mean_image: bool = attrs.field(default=False, converter=bool)
+    """First move the model's mean image into a bias layer named ``mlquant_mean_image_<input>``
+    (an exact rewrite, see :mod:`mlquant.rewrite`), so that the plan can quantize it."""
 
     def quantizer_for(self, weight: WeightInfo) -> Quantizer | None:
         """The quantizer ``weight`` gets under this plan, or None if it keeps its storage."""
@@ -169,6 +173,8 @@ def quantize(
             invalid table or indices; the message names the layer.
     """
     plan = as_plan(quantizer, select)
+    if plan.move_mean_image:
+        model = move_mean_image(model)
     new: dict[int, QuantizedWeights | np.ndarray] = {}
     for weight in model.weights:
         chosen = plan.quantizer_for(weight)

@@ -19,6 +19,7 @@ from ._files import atomic_write
 from .errors import DataError
 from .evaluate import Evaluation
 from .results import CsvRow, evaluation_from_dict, evaluation_to_dict, write_csv
+from .mixed import MixedPrecisionPlan
 from .select import Assessment, Candidate, Selection, Selector
 
 if TYPE_CHECKING:
@@ -48,7 +49,10 @@ def write_sweep_report(result: SweepResult) -> dict[str, Path]:
         plotted = True
     except ImportError:
         plotted = False
-    written["report"] = atomic_write(out / "report.md", markdown(result.baseline, result.selection, plotted=plotted))
+    text = markdown(result.baseline, result.selection, plotted=plotted)
+    if result.mixed is not None:
+        text += _mixed_markdown(result.mixed)
+    written["report"] = atomic_write(out / "report.md", text)
     return written
 
 
@@ -67,6 +71,7 @@ def _row(evaluation: Evaluation | None, name: str, selection: Selection, row: As
     figures["worst_class_drop"] = None if row is None or row.worst_drop is None else round(row.worst_drop, 2)
     figures["status"] = "float" if row is None else row.status
     figures["reasons"] = None if row is None else "; ".join(row.reasons) or None
+    figures["plan"] = None if row is None else row.candidate.plan
     per_class = evaluation.per_class if evaluation is not None and evaluation.complete else {}
     return CsvRow(name, size if size is not None else evaluation.size_bytes, per_class, figures)  # type: ignore[union-attr]
 
@@ -204,6 +209,32 @@ def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool) -> st
         lines += [f"![size against {metric}]({SIZE_PLOT})", "", f"![per-class {metric}]({HEATMAP})"]
     else:
         lines += ["The PNG plots were not drawn: matplotlib is not installed (`pip install 'mlquant[plots]'`)."]
+    return "\n".join(lines) + "\n"
+
+
+def _mixed_markdown(plan: MixedPrecisionPlan) -> str:
+    """The mixed-precision section: the plan, its evidence, and both data parts' figures."""
+    lines = ["", "## Mixed precision", "",
+             f"Searched in {plan.seconds:.0f} s on the calibration part ({len(plan.calibration.files)} inputs, "  # type: ignore[union-attr]
+             f"{plan.evaluations} assembled plans verified); reported on the held-out validation part "
+             f"({len(plan.validation.files)} inputs). Size {_text.size(plan.size_bytes)}.", "",  # type: ignore[union-attr]
+             "| part | float | mixed | change | worst class | top-1 agreement |", "|---|---:|---:|---:|---|---:|"]
+    for part, evaluation, base in (("calibration", plan.calibration, plan.baseline_calibration),
+                                   ("validation", plan.validation, plan.baseline_validation)):
+        if evaluation is None or base is None:
+            continue
+        drops = {c: 100 * (base.per_class[c] - evaluation.per_class.get(c, 0.0)) for c in base.classes}
+        worst = max(drops, key=lambda c: drops[c]) if drops else "-"
+        lines.append(
+            f"| {part} | {100 * (base.mean_class_accuracy or 0):.1f} | {100 * (evaluation.mean_class_accuracy or 0):.1f} | "
+            f"{_points(100 * ((evaluation.mean_class_accuracy or 0) - (base.mean_class_accuracy or 0)), True)} | "
+            f"{worst} {_points(-drops.get(worst, 0.0), True)} | {100 * (evaluation.top1_agreement or 0):.1f}% |")
+    lines += ["", "| layer | storage | bytes | divergence (KL) |", "|---|---|---:|---:|"]
+    for layer in plan.sensitivity:
+        name = plan.per_layer.get(layer.layer)
+        index = layer.options.index(name.name if name else "float32")
+        estimated = "" if layer.measured[index] else " (est.)"
+        lines.append(f"| {layer.layer} | {layer.options[index]} | {layer.nbytes[index]:,} | {layer.divergence[index]:.2g}{estimated} |")
     return "\n".join(lines) + "\n"
 
 

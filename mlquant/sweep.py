@@ -25,6 +25,7 @@ from .cache import EvaluationCache, data_fingerprint, model_fingerprint
 from .data import ImageFolder
 from .errors import DataError, SettingsError
 from .evaluate import Evaluation, Evaluator
+from .mixed import MixedPrecisionPlan, search_mixed_precision
 from .model import Model, load
 from .plan import LayerSelector, QuantizationPlan, quantize
 from .preprocess import Preprocessing
@@ -82,6 +83,8 @@ class SweepResult:
     """Where models and reports were written."""
     inputs_evaluated: int
     """Input-evaluations this run spent (cached results cost none)."""
+    mixed: MixedPrecisionPlan | None = None
+    """The mixed-precision search's plan and its calibration and validation figures, with ``mixed=True``."""
 
     @property
     def table(self) -> tuple[Assessment, ...]:
@@ -102,6 +105,7 @@ def sweep(
     batch_size: int = 32,
     fast: bool = False,
     cache: bool = True,
+    mixed: bool = False,
     progress: Progress | None = None,
 ) -> SweepResult:
     """Quantize ``model`` over a grid, evaluate every candidate on ``data`` and choose one.
@@ -119,6 +123,8 @@ def sweep(
         batch_size: Inputs per backend call.
         fast: Stop hopeless candidates early and stop at the smallest that passes.
         cache: Reuse and store evaluations in ``out_dir/.cache``.
+        mixed: Also search a per-layer mixed-precision plan (see
+            :func:`~mlquant.search_mixed_precision`) and add it to the candidates as ``mixed``.
         progress: Called with ``(label, done, total)`` as work proceeds.
 
     Returns:
@@ -165,7 +171,20 @@ def sweep(
             limit = candidate.size_bytes
 
     candidates = tuple(_candidate(e, models[e.name], evaluations[e.name], out) for e in entries)
-    result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent)
+    plan = None
+    if mixed:
+        plan = search_mixed_precision(
+            model, data, max_mean_drop=selector.max_mean_drop, max_class_drop=selector.max_class_drop,
+            metric=selector.metric, backend=evaluator.backend, preprocessing=preprocessing,
+            batch_size=batch_size, progress=report,
+        )
+        small = quantize(model, plan)
+        if out is not None:
+            small.save(out / "models" / "mixed.mlmodel")
+        entry = GridEntry("mixed", plan, "mixed")
+        evaluation = runner.evaluate(small, "mixed", model_fingerprint(small), baseline)
+        candidates = (*candidates, _candidate(entry, small, evaluation, out))
+    result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, plan)
     if out is not None:
         from .report import write_sweep_report
 
@@ -214,7 +233,7 @@ def _candidate(entry: GridEntry, model: Model, evaluation: Evaluation | None, ou
     path = out / "models" / f"{entry.name}.mlmodel" if out is not None else None
     plan = None
     if isinstance(entry.quantizer, QuantizationPlan):
-        plan = ", ".join(f"{k}: {v.name if v else 'float'}" for k, v in entry.quantizer.per_layer.items())
+        plan = ", ".join(f"{k}: {v.name if v else 'float32'}" for k, v in entry.quantizer.per_layer.items())
     return Candidate(entry.name, model.size_bytes, evaluation, entry.method, entry.nbits, path, plan)
 
 

@@ -17,14 +17,14 @@ from mlquant import _coreml
 from mlquant.runtime import Network
 
 
-def builder(inputs: Mapping[str, Sequence[int]], outputs: Sequence[str] = ("out",)) -> Any:
+def builder(inputs: Mapping[str, Sequence[int]], outputs: Sequence[str] = ("out",), mode: str | None = None) -> Any:
     """A ``NeuralNetworkBuilder`` with multi-array inputs of the given ``[C]`` / ``[C, H, W]`` shapes."""
     _coreml.coremltools()
     from coremltools.models import datatypes
     from coremltools.models.neural_network import NeuralNetworkBuilder
 
     features = [(name, datatypes.Array(*shape)) for name, shape in inputs.items()]
-    return NeuralNetworkBuilder(features, [(name, None) for name in outputs])
+    return NeuralNetworkBuilder(features, [(name, None) for name in outputs], mode=mode)
 
 
 def network(spec: Any, *, float16: bool = False) -> Network:

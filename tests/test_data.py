@@ -138,3 +138,19 @@ class TestLabels:
         """A folder matching no label names the closest labels."""
         with pytest.raises(DataError, match="'frenchfries' matches none of the model's 3 labels \\(closest labels: 'french fries'"):
             resolve_labels(["frenchfries"], ["french fries", "pizza", "sushi"])
+
+
+class TestSplit:
+    def test_stratified_and_seeded(self, tmp_path: Path) -> None:
+        """Each class is split by the share; the same seed gives the same split, another seed another."""
+        for label in ("a", "b"):
+            for i in range(10):
+                solid(tmp_path / label / f"{i}.png", (i, i, i))
+        data = ImageFolder(tmp_path)
+        first, second = data.split(0.3, seed=1)
+        assert [s.folder for s in first.samples].count("a") == 3 and len(second.samples) == 14
+        assert not {s.path for s in first.samples} & {s.path for s in second.samples}
+        assert data.split(0.3, seed=1)[0].samples == first.samples
+        assert data.split(0.3, seed=2)[0].samples != first.samples
+        with pytest.raises(DataError, match="leaves a part empty"):
+            data.split(0.0)

@@ -1,11 +1,12 @@
-"""Convolution, deconvolution and inner product kernels.
+"""Convolution and deconvolution kernels.
 
 Convolution runs channels-last: the input is viewed as ``(N, H, W, C)`` (``N = S * B``), padded
-with zeros, and unfolded (im2col) into one ``(N * H_out * W_out, KH * KW * C)`` matrix that a
-single matrix product with the ``(KH * KW * C, C_out)`` weights turns into the output; a 1x1
-convolution needs no unfolding at all. Large batches are unfolded a slice of images at a time,
-so the unfolded matrix stays in cache. The output stays channels-last in memory, so the next
-convolution reads it without a transpose.
+with zeros, and unfolded (im2col) into ``(N * H_out * W_out, KH * KW * C)`` rows that a matrix
+product with the ``(KH * KW * C, C_out)`` weights turns into the output; a 1x1 convolution needs
+no unfolding at all. The unfolding and the product go a cache-sized block of rows at a time,
+the bias rides along in the product (a column of ones), and a folded ReLU clips each block while
+it is still in cache. The output stays channels-last in memory, so the next convolution reads it
+without a transpose.
 """
 
 from __future__ import annotations
@@ -118,27 +119,28 @@ def _finisher(bias: np.ndarray | None, relu: bool):
     return finish
 
 
-def _unfold(x: np.ndarray, block: tuple[int, int, int, int], shape: _Shape, out_w: int, target: np.ndarray) -> None:
-    """Copy the im2col rows of one block of a padded ``(N, H, W, C)`` input into ``target``.
+def _unfold(x: np.ndarray, block: tuple[int, int, int, int], shape: _Shape, out_w: int, buffer: np.ndarray) -> None:
+    """Copy the im2col rows of one block of a padded ``(N, H, W, C)`` input into ``buffer``.
 
-    ``target`` is ``(rows, KH * KW * C)`` (its rows may be longer: a bias column can follow).
-    Without width dilation a window row is one contiguous run of ``KW * C`` values, so a strided
-    view covers the whole block and one copy unfolds it; otherwise each kernel tap is copied.
+    ``buffer`` is C-contiguous ``(rows, width)``; the rows fill its first ``KH * KW * C``
+    columns (a bias column may follow). Without width dilation a window row is one contiguous
+    run of ``KW * C`` values, so one strided view covers the whole block and one copy unfolds
+    it; otherwise each kernel tap is copied in turn. The views are built with ``np.ndarray``
+    on the arrays' own memory, which bounds-checks them.
     """
     i0, i1, r0, r1 = block
     (kh, kw), (dh, dw), (sh, sw) = shape.kernel, shape.dilation, shape.stride
-    c, item = x.shape[3], target.itemsize
-    source = x[i0:i1, r0 * sh :]
-    row = target.strides[0]
+    c, item = x.shape[3], x.itemsize
+    s0, s1, s2, s3 = x.strides
+    row = buffer.strides[0]
     dims = (i1 - i0, r1 - r0, out_w, kh, kw, c)
-    strides = ((r1 - r0) * out_w * row, out_w * row, row, kw * c * item, c * item, item)
-    cols = np.lib.stride_tricks.as_strided(target, dims, strides)
+    cols = np.ndarray(dims, np.float32, buffer, 0, ((r1 - r0) * out_w * row, out_w * row, row, kw * c * item, c * item, item))
+    start = i0 * s0 + r0 * sh * s1
     if dw == 1:
-        s0, s1, s2, s3 = source.strides
-        view = np.lib.stride_tricks.as_strided(
-            source, dims[:4] + (kw * c,), (s0, s1 * sh, s2 * sw, s1 * dh, s3), writeable=False)
+        view = np.ndarray((*dims[:4], kw * c), np.float32, x, start, (s0, s1 * sh, s2 * sw, s1 * dh, s3))
         cols.reshape(view.shape)[...] = view
         return
+    source = x[i0:i1, r0 * sh :]
     for i in range(kh):
         rows = slice(i * dh, i * dh + (r1 - r0 - 1) * sh + 1, sh)
         for j in range(kw):
@@ -150,7 +152,7 @@ def _pointwise(matrix: np.ndarray, finish):
     depth, cout = matrix.shape
 
     def product(x: np.ndarray, win: Window) -> np.ndarray:
-        out = np.empty(x.shape[:3] + (cout,), dtype=np.float32)
+        out = np.empty((*x.shape[:3], cout), dtype=np.float32)
         rows, flat = x.reshape(-1, depth), out.reshape(-1, cout)
         step = max(1, _BLOCK_BYTES // (4 * (depth + cout)))
         for start in range(0, len(rows), step):
@@ -183,7 +185,7 @@ def _unfolded(matrix: np.ndarray, bias: np.ndarray | None, shape: _Shape, finish
                 buffer = np.empty((rows, width), dtype=np.float32)
                 buffer[:, depth:] = 1.0
             cols = buffer[:rows]
-            _unfold(x, block, shape, ow, cols[:, :depth])
+            _unfold(x, block, shape, ow, cols)
             target = out[i0:i1, r0:r1].reshape(-1, cout)
             np.matmul(cols, matrix, out=target)
             finish(target)
@@ -305,26 +307,3 @@ def _deconv_crop(kind, padding, shape, size, full, stride) -> tuple[int, int, in
     if shape:
         return top, left, shape[0], shape[1]
     return top, left, full[0] - top - bottom, full[1] - left - right
-
-
-def build_inner_product(ctx: LayerContext) -> Kernel:
-    """Build an ``innerProduct`` kernel: ``(S, B, C*H*W, 1, 1) -> (S, B, C_out, 1, 1)``."""
-    ctx.expect_inputs(1)
-    p = ctx.params
-    cin, cout = int(p.inputChannels), int(p.outputChannels)
-    matrix = np.ascontiguousarray(ctx.weight("weights", p.weights, (cout, cin)).T)
-    bias = ctx.weight("bias", p.bias, (cout,)) if p.hasBias else None
-    where = f"layer '{ctx.name}' (innerProduct)"
-
-    def inner_product(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        x = inputs[0]
-        s, b = x.shape[:2]
-        if x[0, 0].size != cin:
-            msg = f"{where}: expected C*H*W = {cin} input values (got {x.shape[2:]})"
-            raise DataError(msg)
-        out = np.ascontiguousarray(x).reshape(s * b, cin) @ matrix
-        if bias is not None:
-            out += bias
-        return [out.reshape(s, b, cout, 1, 1)]
-
-    return inner_product

@@ -1,4 +1,4 @@
-"""Kernels that fit no family: reduce, embedding and loadConstant."""
+"""Kernels that fit no family: reduce and loadConstant."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..errors import DataError
 from ._base import Kernel, LayerContext
 
 _AXES = {0: (2, 3, 4), 1: (3, 4), 2: (2,), 3: (3,), 4: (4,)}
@@ -50,31 +49,6 @@ def build_reduce(ctx: LayerContext) -> Kernel:
             return [function(inputs[0])]
 
     return reduce
-
-
-def build_embedding(ctx: LayerContext) -> Kernel:
-    """Build an ``embedding`` kernel: ``(S, B, 1, 1, 1)`` indices to ``(S, B, C_out, 1, 1)`` vectors."""
-    ctx.expect_inputs(1)
-    p = ctx.params
-    size, cout = int(p.inputDim), int(p.outputChannels)
-    table = np.ascontiguousarray(ctx.weight("weights", p.weights, (cout, size)).T)
-    if p.hasBias:
-        table = table + ctx.weight("bias", p.bias, (cout,))
-    where = f"layer '{ctx.name}' (embedding)"
-
-    def embedding(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        x = inputs[0]
-        s, b = x.shape[:2]
-        if x.shape[2:] != (1, 1, 1):
-            msg = f"{where}: expected one index per item, shape (S, B, 1, 1, 1) (got {x.shape})"
-            raise DataError(msg)
-        indices = x.reshape(-1).astype(np.int64)
-        if indices.size and (indices.min() < 0 or indices.max() >= size):
-            msg = f"{where}: indices must be in [0, {size - 1}] (got {indices.min()}..{indices.max()})"
-            raise DataError(msg)
-        return [table[indices].reshape(s, b, cout, 1, 1)]
-
-    return embedding
 
 
 def build_load_constant(ctx: LayerContext) -> Kernel:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import numpy as np
 
 from .. import _nn, weights
 from ..errors import DataError, InvalidModelError, MlquantError, UnsupportedLayerError, UnsupportedModelError
-from ._base import Kernel, LayerContext
+from ._base import LayerContext
 from ._io import InputPlan, OutputPlan, input_plans, output_plans
-from .registry import KERNELS, VIEW_KERNELS
+from ._parallel import map_chunks
+from ._plan import mixes_batch, plan
+from .registry import KERNELS
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -23,18 +24,6 @@ __all__ = ["Network"]
 #: layer's output is still in cache when the next layer reads it.
 _CHUNK_BYTES = 1 << 20
 
-
-@attrs.frozen
-class _Step:
-    """One layer, ready to run."""
-
-    name: str
-    type: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-    kernel: Kernel = attrs.field(eq=False, repr=False)
-    release: tuple[str, ...] = ()
-    """Blobs nothing reads after this step, dropped to free memory."""
 
 
 class Network:
@@ -67,8 +56,8 @@ class Network:
         contexts = _contexts(network, _reader(model))
         produced = [name for ctx in contexts for name in ctx.outputs]
         self._outputs: tuple[OutputPlan, ...] = output_plans(spec.description, network, kind, produced)
-        self._steps = _plan(contexts, [p.name for p in self._inputs], [o.blob for o in self._outputs])
-        self._chunked = not any(_mixes_batch(ctx) for ctx in contexts)
+        self._steps = plan(contexts, [p.name for p in self._inputs], [o.blob for o in self._outputs])
+        self._chunked = not any(mixes_batch(ctx) for ctx in contexts)
 
     def __repr__(self) -> str:
         precision = "float16" if self._float16 else "float32"
@@ -104,8 +93,8 @@ class Network:
         checked = self._check(feeds)
         batch = next(iter(checked.values())).shape[0] if checked else 1
         size = batch if not self._chunked else max(1, min(batch, self._chunk_items(checked)))
-        parts = [self._execute({name: x[start : start + size] for name, x in checked.items()})
-                 for start in range(0, batch, size)]
+        chunks = [{name: x[start : start + size] for name, x in checked.items()} for start in range(0, batch, size)]
+        parts = map_chunks(self._execute, chunks)
         if len(parts) == 1:
             return parts[0]
         return {name: np.concatenate([part[name] for part in parts]) for name in self.output_names}
@@ -216,100 +205,3 @@ def _contexts(network: Any, read: Any) -> list[LayerContext]:
         )
         built.append(ctx)
     return built
-
-
-def _plan(contexts: list[LayerContext], feeds: list[str], outputs: list[str]) -> tuple[_Step, ...]:
-    """Build every kernel and order the steps the outputs need, with in-place and release marks.
-
-    A kernel may overwrite its first input when nothing else reads that memory afterwards: no
-    later layer reads the blob or any view of it (see ``VIEW_KERNELS``), and it is neither a
-    feed, an output, nor a constant. A ReLU whose input is a convolution's output that nothing
-    else reads is folded into the convolution (and passes its input through).
-    """
-    defined = set(feeds)
-    for ctx in contexts:
-        for name in ctx.inputs:
-            if name not in defined:
-                msg = f"layer '{ctx.name}' ({ctx.type}) reads '{name}', which no input or earlier layer defines"
-                raise InvalidModelError(msg)
-        defined.update(ctx.outputs)
-    needed, kept = set(outputs), []
-    for ctx in reversed(contexts):
-        if needed.intersection(ctx.outputs):
-            kept.append(ctx)
-            needed.update(ctx.inputs)
-    kept.reverse()
-    pinned = set(feeds) | set(outputs)
-    folded = _folded_relus(kept, pinned)
-    group: dict[str, str] = {}
-
-    def root(name: str) -> str:
-        while group.get(name, name) != name:
-            name = group[name]
-        return name
-
-    for ctx in kept:
-        if ctx.type in VIEW_KERNELS or id(ctx) in folded:
-            for name in ctx.outputs:
-                if ctx.inputs:
-                    group[root(name)] = root(ctx.inputs[0])
-                else:
-                    pinned.add(name)
-    pinned_roots = {root(name) for name in pinned}
-    last: dict[str, int] = {}
-    last_group: dict[str, int] = {}
-    for index, ctx in enumerate(kept):
-        for name in ctx.inputs:
-            last[name] = last_group[root(name)] = index
-    position = {id(ctx): index for index, ctx in enumerate(kept)}
-    steps = []
-    for ctx in contexts:
-        index = position.get(id(ctx), -1)
-        overwrite = index >= 0 and _may_overwrite(ctx, index, root, pinned_roots, last_group)
-        built = attrs.evolve(ctx, overwrite=overwrite, relu=id(ctx) in folded.values())
-        kernel = _passthrough if id(ctx) in folded else KERNELS[ctx.type](built)
-        if index < 0:
-            continue
-        release = [n for n in ctx.inputs if last[n] == index and n not in pinned]
-        release += [n for n in ctx.outputs if n not in last and n not in pinned]
-        steps.append(_Step(ctx.name, ctx.type, ctx.inputs, ctx.outputs, kernel, tuple(dict.fromkeys(release))))
-    return tuple(steps)
-
-
-def _passthrough(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """A ReLU folded into the convolution before it: its input is already its output."""
-    return [inputs[0]]
-
-
-def _folded_relus(kept: list[LayerContext], pinned: set[str]) -> dict[int, int]:
-    """ReLU layers to fold into the convolution that feeds them: ``{id(relu): id(convolution)}``."""
-    readers: dict[str, int] = {}
-    for ctx in kept:
-        for name in ctx.inputs:
-            readers[name] = readers.get(name, 0) + 1
-    producer = {name: ctx for ctx in kept for name in ctx.outputs}
-    folded = {}
-    for ctx in kept:
-        if ctx.type != "activation" or ctx.params.WhichOneof("NonlinearityType") != "ReLU":
-            continue
-        if len(ctx.inputs) != 1 or len(ctx.outputs) != 1:
-            continue
-        source = ctx.inputs[0]
-        conv = producer.get(source)
-        if (conv is not None and conv.type == "convolution" and not conv.params.isDeconvolution
-                and len(conv.outputs) == 1 and readers[source] == 1 and source not in pinned):
-            folded[id(ctx)] = id(conv)
-    return folded
-
-
-def _may_overwrite(ctx: LayerContext, index: int, root: Any, pinned: set[str], last: dict[str, int]) -> bool:
-    if not ctx.inputs:
-        return False
-    first = root(ctx.inputs[0])
-    others = [root(name) for name in ctx.inputs[1:]]
-    return first not in pinned and first not in others and last.get(first, -1) == index
-
-
-def _mixes_batch(ctx: LayerContext) -> bool:
-    """Whether a layer's result for one item depends on the other items of the batch."""
-    return ctx.type == "batchnorm" and ctx.params.computeMeanVar and not ctx.params.instanceNormalization

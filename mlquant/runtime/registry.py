@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import activation, conv, elementwise, misc, normalize, pool, shape, spatial
+from . import activation, conv, dense, elementwise, misc, normalize, pool, shape, spatial
 from ._base import Kernel, LayerContext
 
 #: Layer type (the ``NeuralNetworkLayer.layer`` oneof name) -> kernel builder.
@@ -22,9 +22,9 @@ KERNELS: dict[str, Callable[[LayerContext], Kernel]] = {
     "convolution": conv.build_convolution,
     "crop": spatial.build_crop,
     "dot": elementwise.build_dot,
-    "embedding": misc.build_embedding,
+    "embedding": dense.build_embedding,
     "flatten": shape.build_flatten,
-    "innerProduct": conv.build_inner_product,
+    "innerProduct": dense.build_inner_product,
     "l2normalize": normalize.build_l2normalize,
     "loadConstant": misc.build_load_constant,
     "lrn": normalize.build_lrn,
