@@ -128,13 +128,13 @@ def _selector(args: argparse.Namespace) -> Selector:
                     max_class_drop=None if args.max_class_drop < 0 else args.max_class_drop, metric=args.metric)
 
 
-def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool) -> int:
+def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool, **extra: object) -> int:
     if as_json:
         rows = [{"model": r.candidate.name, "size_bytes": r.candidate.size_bytes, "value": r.value, "drop": r.drop,
                  "worst_class": r.worst_class, "worst_drop": r.worst_drop, "status": r.status, "reasons": list(r.reasons)}
                 for r in selection.rows]
         print(json.dumps({"chosen": selection.chosen.name if selection.chosen else None, "reason": selection.reason,
-                          "baseline": selection.baseline, "rows": rows}, indent=2))
+                          "baseline": selection.baseline, **extra, "rows": rows}, indent=2))
     else:
         print(summary_table(baseline, selection))
         print()
@@ -166,7 +166,8 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def _finish(result: SweepResult, as_json: bool, out: Path) -> int:
-    code = _print_selection(result.baseline, result.selection, as_json)
+    code = _print_selection(result.baseline, result.selection, as_json, inputs_evaluated=result.inputs_evaluated,
+                            out_dir=str(out))
     if not as_json:
         print(f"report: {out / 'report.md'} (results.csv, results.json, plots and models beside it)")
     return code

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from .errors import UnsupportedModelError
+from .errors import InvalidModelError, UnsupportedModelError
 
 NETWORK_TYPES = ("neuralNetwork", "neuralNetworkClassifier", "neuralNetworkRegressor")
 PIPELINE_TYPES = ("pipeline", "pipelineClassifier", "pipelineRegressor")
@@ -133,7 +133,10 @@ def slots(spec: Any) -> list[Slot]:
     for index, network in enumerate(networks(spec)):
         for layer in layers(network):
             kind = layer.WhichOneof("layer")
-            for field, wp, shape, axis, is_bias in _fields(kind, getattr(layer, kind, None)):
+            if kind is None:
+                msg = f"layer {layer.name!r} has no layer type (an empty or corrupted layer)"
+                raise InvalidModelError(msg)
+            for field, wp, shape, axis, is_bias in _fields(kind, getattr(layer, kind)):
                 if _is_empty(wp):
                     continue
                 found.append(Slot(index, layer.name, kind, field, shape, axis, is_bias, wp))

@@ -160,25 +160,47 @@ class Selector:
     def hopeless(self, baseline: Evaluation, partial: Evaluation, alpha: float = 1e-3) -> str | None:
         """Why a partly evaluated candidate cannot meet the tolerance even at its best, or None.
 
-        Each class's final metric is bounded above by its hits so far plus a one-sided
-        Clopper-Pearson bound (Bonferroni over classes, level ``1 - alpha``) on the inputs
-        still to come, so a stop is wrong with probability below ``alpha``.
+        Each class's inputs are a finite population of which the inputs seen so far are a
+        sample (inputs are visited interleaved across classes, in an order unrelated to their
+        content), so the candidate's final hits are bounded exactly by hypergeometric tails:
+        the float model's known hits, plus a bound on the candidate's gains (right where the
+        float model is wrong) less one on its losses among the inputs still to come. When every class has as many inputs, the class mean is the overall
+        rate, which is also bounded over all inputs at once, far tighter than averaging the
+        classes. All bounds hold together with probability at least ``1 - alpha``
+        (Bonferroni), so a stop is wrong with probability below ``alpha`` at each check.
         """
-        totals = self._class_counts(baseline, baseline)
-        seen = self._class_counts(baseline, partial)
-        base = self._class_values(baseline, baseline)
-        level = alpha / max(1, len(totals))
-        best = {}
-        for c, (_, total) in totals.items():
-            hits, trials = seen.get(c, (0, 0))
-            best[c] = 100 * (hits + _stats.upper_bound(hits, trials, level) * (total - trials)) / total
+        base_hits = self._hits(baseline, baseline)
+        position = {f: i for i, f in enumerate(baseline.files)}
+        seen = np.zeros(len(base_hits), dtype=bool)
+        hits = np.zeros(len(base_hits), dtype=bool)
+        index = np.array([position[f] for f in partial.files], dtype=np.int64)
+        seen[index] = True
+        hits[index] = self._hits(baseline, partial)
+        groups = self._groups(baseline)
+        level = alpha / (2 * max(1, len(groups)) + 2)
+        base, best = {}, {}
+        for c, members in groups.items():
+            base[c] = 100 * int((base_hits & members).sum()) / int(members.sum())
+            best[c] = 100 * _best_hits(base_hits, hits, seen, members, level) / int(members.sum())
         worst = max(best, key=lambda c: base[c] - best[c])
         if self.max_class_drop is not None and base[worst] - best[worst] > self.max_class_drop:
             return f"class {worst} cannot do better than a {base[worst] - best[worst]:.1f}-point drop"
         mean_drop = float(np.mean([base[c] - best[c] for c in base]))
+        sizes = {int(m.sum()) for m in groups.values()}
+        if len(sizes) == 1:  # equal classes: the class mean is the overall rate, bounded in one go
+            everything = np.ones(len(base_hits), dtype=bool)
+            pooled = _best_hits(base_hits, hits, seen, everything, level)
+            mean_drop = max(mean_drop, 100 * (int(base_hits.sum()) - pooled) / len(base_hits))
         if self.max_mean_drop is not None and mean_drop > self.max_mean_drop:
             return f"the mean cannot do better than a {mean_drop:.1f}-point drop"
         return None
+
+    def _groups(self, baseline: Evaluation) -> dict[str, np.ndarray]:
+        """Each scored class's inputs in ``baseline`` (all inputs as one group without labels)."""
+        if baseline.truth is None:
+            return {"all inputs": np.ones(len(baseline.files), dtype=bool)}
+        index = {label: i for i, label in enumerate(baseline.labels)}
+        return {c: baseline.truth == index[c] for c in baseline.classes}
 
     def _hits(self, baseline: Evaluation, evaluation: Evaluation) -> np.ndarray:
         if self.metric == "accuracy":
@@ -268,6 +290,23 @@ class Selector:
             if p > 0.05 and smaller.value != larger.value:
                 pairs.append((smaller.candidate.name, larger.candidate.name, round(p, 3)))
         return tuple(pairs)
+
+
+def _best_hits(base_hits: np.ndarray, hits: np.ndarray, seen: np.ndarray, members: np.ndarray, level: float) -> int:
+    """An upper bound on a candidate's final hits among ``members``, each of two bounds at ``1 - level``.
+
+    The inputs still to come are what they are: the rest of a finite population of which the
+    seen inputs are a sample. So the bounds are exact hypergeometric ones, on the candidate's
+    gains (right where the float model is wrong) and losses (wrong where it is right) among
+    the inputs still to come, around the float model's known hits there.
+    """
+    gains = int((hits & ~base_hits & members).sum())
+    losses = int((~hits & base_hits & members & seen).sum())
+    wrong = ~base_hits & members
+    right = base_hits & members
+    more_gains = _stats.population_upper(gains, int((wrong & seen).sum()), int(wrong.sum()), level) - gains
+    more_losses = _stats.population_lower(losses, int((right & seen).sum()), int(right.sum()), level) - losses
+    return int(right.sum()) - losses + gains + more_gains - more_losses
 
 
 def _preference(row: Assessment) -> tuple[Any, ...]:

@@ -17,7 +17,9 @@ from mlquant import _coreml
 from mlquant.runtime import Network
 
 
-def builder(inputs: Mapping[str, Sequence[int]], outputs: Sequence[str] = ("out",), mode: str | None = None) -> Any:
+def builder(
+    inputs: Mapping[str, Sequence[int]], outputs: Sequence[str] = ("out",), mode: str | None = None
+) -> Any:
     """A ``NeuralNetworkBuilder`` with multi-array inputs of the given ``[C]`` / ``[C, H, W]`` shapes."""
     _coreml.coremltools()
     from coremltools.models import datatypes
@@ -37,8 +39,14 @@ def run(spec: Any, feeds: Mapping[str, np.ndarray], *, float16: bool = False) ->
     return network(spec, float16=float16).run({k: np.asarray(v, np.float32) for k, v in feeds.items()})
 
 
-def one_layer(add: Callable[[Any], None], x: np.ndarray, *, extra: Mapping[str, np.ndarray] | None = None,
-              outputs: Sequence[str] = ("out",), float16: bool = False) -> np.ndarray | dict[str, np.ndarray]:
+def one_layer(
+    add: Callable[[Any], None],
+    x: np.ndarray,
+    *,
+    extra: Mapping[str, np.ndarray] | None = None,
+    outputs: Sequence[str] = ("out",),
+    float16: bool = False,
+) -> np.ndarray | dict[str, np.ndarray]:
     """Build a model with input ``x`` (batch first, rank 2 or 4), add layers with ``add(builder)``, run it.
 
     The layers read ``x`` (and any ``extra`` inputs by name) and write ``out`` (or ``outputs``).

@@ -28,9 +28,15 @@ def session(model: Any, threads: int | None = None) -> Any:
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def run_node(op: str, inputs: Mapping[str, np.ndarray], attributes: Mapping[str, Any] | None = None,
-             *, constants: Mapping[str, np.ndarray] | None = None, outputs: Sequence[str] = ("y",),
-             order: Sequence[str] | None = None) -> list[np.ndarray]:
+def run_node(
+    op: str,
+    inputs: Mapping[str, np.ndarray],
+    attributes: Mapping[str, Any] | None = None,
+    *,
+    constants: Mapping[str, np.ndarray] | None = None,
+    outputs: Sequence[str] = ("y",),
+    order: Sequence[str] | None = None,
+) -> list[np.ndarray]:
     """Run one ONNX operator with onnxruntime.
 
     Args:
@@ -51,7 +57,8 @@ def run_node(op: str, inputs: Mapping[str, np.ndarray], attributes: Mapping[str,
     names = list(order) if order is not None else [*inputs, *constants]
     node = helper.make_node(op, names, list(outputs), **dict(attributes or {}))
     graph = helper.make_graph(
-        [node], "one_node",
+        [node],
+        "one_node",
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(x.shape)) for name, x in inputs.items()],
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs],
         [numpy_helper.from_array(np.asarray(v), name) for name, v in constants.items()],
@@ -98,15 +105,25 @@ def food_to_onnx(spec: Any) -> Any:
         which = step.WhichOneof("preprocessor")
         source = current[feature.name]
         if which == "meanImage":
-            mean = np.asarray(step.meanImage.meanImage, np.float32).reshape(1, channels, image.height, image.width)
+            mean = np.asarray(step.meanImage.meanImage, np.float32).reshape(
+                1, channels, image.height, image.width
+            )
             nodes.append(helper.make_node("Sub", [source, constant("mean_image", mean)], ["preprocessed"]))
         elif which == "scaler":
             s = step.scaler
-            bias = [s.blueBias, s.greenBias, s.redBias] if int(image.colorSpace) == 30 else (
-                [s.redBias, s.greenBias, s.blueBias] if channels == 3 else [s.grayBias])
-            nodes.append(helper.make_node("Mul", [source, constant("scale", np.float32(s.channelScale))], ["scaled"]))
-            nodes.append(helper.make_node("Add", ["scaled", constant("bias", np.reshape(bias, (1, -1, 1, 1)))],
-                                          ["preprocessed"]))
+            bias = (
+                [s.blueBias, s.greenBias, s.redBias]
+                if int(image.colorSpace) == 30
+                else ([s.redBias, s.greenBias, s.blueBias] if channels == 3 else [s.grayBias])
+            )
+            nodes.append(
+                helper.make_node("Mul", [source, constant("scale", np.float32(s.channelScale))], ["scaled"])
+            )
+            nodes.append(
+                helper.make_node(
+                    "Add", ["scaled", constant("bias", np.reshape(bias, (1, -1, 1, 1)))], ["preprocessed"]
+                )
+            )
         current[feature.name] = "preprocessed"
     probabilities = spec.description.predictedProbabilitiesName
     for layer in network.layers:
@@ -128,8 +145,13 @@ def food_to_onnx(spec: Any) -> Any:
         else:
             raise NotImplementedError(f"layer '{layer.name}' ({which}) has no ONNX translation here")
     graph = helper.make_graph(
-        nodes, "food",
-        [helper.make_tensor_value_info(feature.name, TensorProto.FLOAT, ["B", channels, image.height, image.width])],
+        nodes,
+        "food",
+        [
+            helper.make_tensor_value_info(
+                feature.name, TensorProto.FLOAT, ["B", channels, image.height, image.width]
+            )
+        ],
         [helper.make_tensor_value_info(probabilities, TensorProto.FLOAT, ["B", _labels(network)])],
         initializers,
     )
@@ -155,11 +177,21 @@ def _conv(name: str, p: Any, source: str, target: str, constant: Any) -> Any:
     if p.hasBias:
         inputs.append(constant(f"{name}.bias", _weights(p.bias, (p.outputChannels,))))
     edges = list(p.valid.paddingAmounts.borderAmounts)
-    top, bottom, left, right = ((edges[0].startEdgeSize, edges[0].endEdgeSize, edges[1].startEdgeSize,
-                                 edges[1].endEdgeSize) if edges else (0, 0, 0, 0))
-    return helper.make_node("Conv", inputs, [target], kernel_shape=[kh, kw], strides=list(p.stride) or [1, 1],
-                            dilations=list(p.dilationFactor) or [1, 1], group=groups,
-                            pads=[int(top), int(left), int(bottom), int(right)])
+    top, bottom, left, right = (
+        (edges[0].startEdgeSize, edges[0].endEdgeSize, edges[1].startEdgeSize, edges[1].endEdgeSize)
+        if edges
+        else (0, 0, 0, 0)
+    )
+    return helper.make_node(
+        "Conv",
+        inputs,
+        [target],
+        kernel_shape=[kh, kw],
+        strides=list(p.stride) or [1, 1],
+        dilations=list(p.dilationFactor) or [1, 1],
+        group=groups,
+        pads=[int(top), int(left), int(bottom), int(right)],
+    )
 
 
 def _pool(p: Any, source: str, target: str) -> Any:

@@ -172,3 +172,12 @@ class TestSave:
         a = mlquant.quantize(model, mlquant.KMeansLUTQuantizer(nbits=3)).save(tmp_path / "a.mlmodel")
         b = mlquant.quantize(model, mlquant.KMeansLUTQuantizer(nbits=3)).save(tmp_path / "b.mlmodel")
         assert a.read_bytes() == b.read_bytes()
+
+
+class TestEmptyLayer:
+    def test_layer_without_a_type(self) -> None:
+        """A layer whose type is unset is an InvalidModelError naming it, not a TypeError."""
+        spec = _models.mlp_classifier()
+        spec.neuralNetworkClassifier.layers.add().name = "ghost"
+        with pytest.raises(InvalidModelError, match="layer 'ghost' has no layer type"):
+            mlquant.Model(spec)

@@ -95,7 +95,9 @@ class TestInPlace:
             b.add_elementwise("y", ["a", "t"], "out", "ADD")
 
         got = rm.one_layer(add, X)
-        np.testing.assert_allclose(got, np.maximum(X, 0) + np.tanh(X.astype(np.float64)), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            got, np.maximum(X, 0) + np.tanh(X.astype(np.float64)), rtol=1e-6, atol=1e-6
+        )
 
     def test_feed_is_not_modified(self):
         """Running a network never writes into the caller's arrays."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from . import _runtime_models as rm
 from ._runtime_onnx import run_node
@@ -11,30 +13,63 @@ from ._runtime_onnx import run_node
 TOLERANCE = {"rtol": 1e-5, "atol": 2e-5}
 
 
-def conv_model(x, weights, *, stride=(1, 1), mode="valid", pads=(0, 0, 0, 0), groups=1, bias=None,
-               dilation=(1, 1), asymmetry="BOTTOM_RIGHT_HEAVY", relu=False):
+def conv_model(
+    x,
+    weights,
+    *,
+    stride=(1, 1),
+    mode="valid",
+    pads=(0, 0, 0, 0),
+    groups=1,
+    bias=None,
+    dilation=(1, 1),
+    asymmetry="BOTTOM_RIGHT_HEAVY",
+    relu=False,
+):
     """Run one convolution (weights in ONNX layout ``(C_out, C_in/groups, KH, KW)``) in the runtime."""
     cout, kc, kh, kw = weights.shape
     top, bottom, left, right = pads
 
     def add(b):
-        b.add_convolution("conv", kc, cout, kh, kw, stride[0], stride[1], mode, groups,
-                          weights.transpose(2, 3, 1, 0), bias, bias is not None, input_name="x",
-                          output_name="c" if relu else "out", dilation_factors=list(dilation),
-                          padding_top=top, padding_bottom=bottom, padding_left=left, padding_right=right,
-                          same_padding_asymmetry_mode=asymmetry)
+        b.add_convolution(
+            "conv",
+            kc,
+            cout,
+            kh,
+            kw,
+            stride[0],
+            stride[1],
+            mode,
+            groups,
+            weights.transpose(2, 3, 1, 0),
+            bias,
+            bias is not None,
+            input_name="x",
+            output_name="c" if relu else "out",
+            dilation_factors=list(dilation),
+            padding_top=top,
+            padding_bottom=bottom,
+            padding_left=left,
+            padding_right=right,
+            same_padding_asymmetry_mode=asymmetry,
+        )
         if relu:
             b.add_activation("relu", "RELU", "c", "out")
 
     return rm.one_layer(add, x)
 
 
-def conv_onnx(x, weights, *, stride=(1, 1), pads=(0, 0, 0, 0), groups=1, bias=None, dilation=(1, 1),
-              auto_pad=None):
+def conv_onnx(
+    x, weights, *, stride=(1, 1), pads=(0, 0, 0, 0), groups=1, bias=None, dilation=(1, 1), auto_pad=None
+):
     """The same convolution in onnxruntime (``pads`` as top, bottom, left, right)."""
     constants = {"w": weights} | ({"b": bias} if bias is not None else {})
-    attributes = {"strides": list(stride), "group": groups, "dilations": list(dilation),
-                  "kernel_shape": list(weights.shape[2:])}
+    attributes = {
+        "strides": list(stride),
+        "group": groups,
+        "dilations": list(dilation),
+        "kernel_shape": list(weights.shape[2:]),
+    }
     if auto_pad:
         attributes["auto_pad"] = auto_pad
     else:
@@ -66,8 +101,9 @@ class TestConvolution:
 
     @pytest.mark.parametrize("size", [(8, 8), (9, 7), (5, 6)])
     @pytest.mark.parametrize("stride", [(1, 1), (2, 2), (3, 2)])
-    @pytest.mark.parametrize(("asymmetry", "auto_pad"), [("BOTTOM_RIGHT_HEAVY", "SAME_UPPER"),
-                                                         ("TOP_LEFT_HEAVY", "SAME_LOWER")])
+    @pytest.mark.parametrize(
+        ("asymmetry", "auto_pad"), [("BOTTOM_RIGHT_HEAVY", "SAME_UPPER"), ("TOP_LEFT_HEAVY", "SAME_LOWER")]
+    )
     def test_same_padding(self, size, stride, asymmetry, auto_pad):
         """Same padding puts the odd row and column after (bottom-right heavy) or before (top-left heavy)."""
         rng = np.random.default_rng(2)
@@ -95,7 +131,11 @@ class TestConvolution:
     def test_groups_and_depthwise(self, groups, cin, cout):
         """Grouped and depthwise (one channel per group, with a channel multiplier) convolutions match ONNX."""
         rng = np.random.default_rng(4)
-        x, w, b = rm.normal(rng, 2, cin, 9, 8), rm.normal(rng, cout, cin // groups, 3, 3), rm.normal(rng, cout)
+        x, w, b = (
+            rm.normal(rng, 2, cin, 9, 8),
+            rm.normal(rng, cout, cin // groups, 3, 3),
+            rm.normal(rng, cout),
+        )
         got = conv_model(x, w, groups=groups, stride=(2, 1), pads=(1, 1, 1, 1), bias=b)
         expected = conv_onnx(x, w, groups=groups, stride=(2, 1), pads=(1, 1, 1, 1), bias=b)
         np.testing.assert_allclose(got, expected, **TOLERANCE)
@@ -124,8 +164,22 @@ class TestConvolution:
         x, w = rm.normal(rng, 1, 2, 5, 5), rm.normal(rng, 3, 2, 3, 3)
 
         def add(b):
-            b.add_convolution("conv", 2, 3, 3, 3, 1, 1, "valid", 1, w.transpose(2, 3, 1, 0), None, False,
-                              input_name="x", output_name="c")
+            b.add_convolution(
+                "conv",
+                2,
+                3,
+                3,
+                3,
+                1,
+                1,
+                "valid",
+                1,
+                w.transpose(2, 3, 1, 0),
+                None,
+                False,
+                input_name="x",
+                output_name="c",
+            )
             b.add_activation("relu", "RELU", "c", "r")
             b.add_elementwise("sum", ["c", "r"], "out", "ADD")
 
@@ -135,18 +189,71 @@ class TestConvolution:
         np.testing.assert_allclose(got["out"], raw + np.maximum(raw, 0), **TOLERANCE)
 
 
-def deconv_model(x, weights, *, stride, mode="valid", pads=(0, 0, 0, 0), groups=1, bias=None,
-                 output_shape=None, asymmetry="BOTTOM_RIGHT_HEAVY"):
+class TestConvolutionGeometry:
+    """Any kernel, stride, dilation and padding that fit give ONNX Conv's result (property test)."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        size=st.tuples(st.integers(3, 12), st.integers(3, 12)),
+        kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+        stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+        dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+        pads=st.tuples(*[st.integers(0, 2)] * 4),
+        groups=st.sampled_from([1, 2]),
+        seed=st.integers(0, 2**16),
+    )
+    def test_valid_geometry(self, size, kernel, stride, dilation, pads, groups, seed):
+        """Valid convolution with random geometry equals ONNX Conv with the same pads."""
+        span = [size[i] + pads[2 * i] + pads[2 * i + 1] - ((kernel[i] - 1) * dilation[i] + 1) for i in (0, 1)]
+        if min(span) < 0:
+            return
+        rng = np.random.default_rng(seed)
+        x, w = rm.normal(rng, 2, 4, *size), rm.normal(rng, 4, 4 // groups, *kernel)
+        got = conv_model(x, w, stride=stride, pads=pads, groups=groups, dilation=dilation)
+        expected = conv_onnx(x, w, stride=stride, pads=pads, groups=groups, dilation=dilation)
+        np.testing.assert_allclose(got, expected, **TOLERANCE)
+
+
+def deconv_model(
+    x,
+    weights,
+    *,
+    stride,
+    mode="valid",
+    pads=(0, 0, 0, 0),
+    groups=1,
+    bias=None,
+    output_shape=None,
+    asymmetry="BOTTOM_RIGHT_HEAVY",
+):
     """Run one deconvolution (weights in ONNX layout ``(C_in, C_out/groups, KH, KW)``) in the runtime."""
     cin, per_group, kh, kw = weights.shape
     top, bottom, left, right = pads
 
     def add(b):
-        b.add_convolution("deconv", cin, per_group * groups, kh, kw, stride[0], stride[1], mode, groups,
-                          weights.transpose(2, 3, 0, 1), bias, bias is not None, is_deconv=True,
-                          output_shape=output_shape, input_name="x", output_name="out",
-                          padding_top=top, padding_bottom=bottom, padding_left=left, padding_right=right,
-                          same_padding_asymmetry_mode=asymmetry)
+        b.add_convolution(
+            "deconv",
+            cin,
+            per_group * groups,
+            kh,
+            kw,
+            stride[0],
+            stride[1],
+            mode,
+            groups,
+            weights.transpose(2, 3, 0, 1),
+            bias,
+            bias is not None,
+            is_deconv=True,
+            output_shape=output_shape,
+            input_name="x",
+            output_name="out",
+            padding_top=top,
+            padding_bottom=bottom,
+            padding_left=left,
+            padding_right=right,
+            same_padding_asymmetry_mode=asymmetry,
+        )
 
     return rm.one_layer(add, x)
 
@@ -155,18 +262,28 @@ def deconv_onnx(x, weights, *, stride, pads=(0, 0, 0, 0), groups=1, bias=None, o
     """ONNX ConvTranspose with explicit pads (top, bottom, left, right) and output padding."""
     top, bottom, left, right = pads
     constants = {"w": weights} | ({"b": bias} if bias is not None else {})
-    attributes = {"strides": list(stride), "group": groups, "pads": [top, left, bottom, right],
-                  "output_padding": list(output_padding), "kernel_shape": list(weights.shape[2:])}
+    attributes = {
+        "strides": list(stride),
+        "group": groups,
+        "pads": [top, left, bottom, right],
+        "output_padding": list(output_padding),
+        "kernel_shape": list(weights.shape[2:]),
+    }
     return run_node("ConvTranspose", {"x": x}, attributes, constants=constants)[0]
 
 
 class TestDeconvolution:
     """Deconvolution matches onnxruntime's ConvTranspose, cropping as the padding and outputShape say."""
 
-    @pytest.mark.parametrize(("stride", "kernel", "pads"), [((2, 2), (3, 3), (0, 0, 0, 0)),
-                                                            ((2, 2), (3, 3), (2, 3, 2, 3)),
-                                                            ((3, 2), (4, 3), (1, 0, 0, 2)),
-                                                            ((1, 1), (3, 3), (1, 1, 1, 1))])
+    @pytest.mark.parametrize(
+        ("stride", "kernel", "pads"),
+        [
+            ((2, 2), (3, 3), (0, 0, 0, 0)),
+            ((2, 2), (3, 3), (2, 3, 2, 3)),
+            ((3, 2), (4, 3), (1, 0, 0, 2)),
+            ((1, 1), (3, 3), (1, 1, 1, 1)),
+        ],
+    )
     def test_valid_padding(self, stride, kernel, pads):
         """Valid deconvolution gives ``(H - 1) * stride + K`` minus the padding amounts, as ONNX does."""
         rng = np.random.default_rng(8)
@@ -174,10 +291,15 @@ class TestDeconvolution:
         got = deconv_model(x, w, stride=stride, pads=pads, bias=b)
         np.testing.assert_allclose(got, deconv_onnx(x, w, stride=stride, pads=pads, bias=b), **TOLERANCE)
 
-    @pytest.mark.parametrize(("kernel", "asymmetry", "pads"), [((3, 3), "BOTTOM_RIGHT_HEAVY", (0, 1, 0, 1)),
-                                                               ((3, 3), "TOP_LEFT_HEAVY", (1, 0, 1, 0)),
-                                                               ((4, 4), "BOTTOM_RIGHT_HEAVY", (1, 1, 1, 1)),
-                                                               ((5, 4), "BOTTOM_RIGHT_HEAVY", (1, 2, 1, 1))])
+    @pytest.mark.parametrize(
+        ("kernel", "asymmetry", "pads"),
+        [
+            ((3, 3), "BOTTOM_RIGHT_HEAVY", (0, 1, 0, 1)),
+            ((3, 3), "TOP_LEFT_HEAVY", (1, 0, 1, 0)),
+            ((4, 4), "BOTTOM_RIGHT_HEAVY", (1, 1, 1, 1)),
+            ((5, 4), "BOTTOM_RIGHT_HEAVY", (1, 2, 1, 1)),
+        ],
+    )
     def test_same_padding(self, kernel, asymmetry, pads):
         """Same deconvolution gives ``H * stride``, cropping the larger half at the heavy side."""
         rng = np.random.default_rng(9)
@@ -191,7 +313,9 @@ class TestDeconvolution:
         rng = np.random.default_rng(10)
         x, w, b = rm.normal(rng, 2, 3, 4, 4), rm.normal(rng, 3, 2, 3, 3), rm.normal(rng, 2)
         got = deconv_model(x, w, stride=(2, 2), pads=(1, 0, 1, 0), output_shape=(8, 8), bias=b)
-        np.testing.assert_allclose(got, deconv_onnx(x, w, stride=(2, 2), pads=(1, 0, 1, 0), bias=b), **TOLERANCE)
+        np.testing.assert_allclose(
+            got, deconv_onnx(x, w, stride=(2, 2), pads=(1, 0, 1, 0), bias=b), **TOLERANCE
+        )
         got = deconv_model(x, w, stride=(2, 2), output_shape=(10, 10), bias=b)
         expected = deconv_onnx(x, w, stride=(2, 2), bias=b, output_padding=(1, 1))
         np.testing.assert_allclose(got, expected, **TOLERANCE)
@@ -205,6 +329,28 @@ class TestDeconvolution:
         np.testing.assert_allclose(got, expected, **TOLERANCE)
 
 
+class TestDeconvolutionGeometry:
+    """Any kernel, stride and padding amounts give ONNX ConvTranspose's result (property test)."""
+
+    @settings(max_examples=30, deadline=None)
+    @given(
+        size=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+        kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+        stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+        pads=st.tuples(*[st.integers(0, 2)] * 4),
+        seed=st.integers(0, 2**16),
+    )
+    def test_valid_geometry(self, size, kernel, stride, pads, seed):
+        """Valid deconvolution with random geometry equals ONNX ConvTranspose with the same pads."""
+        full = [(size[i] - 1) * stride[i] + kernel[i] for i in (0, 1)]
+        if full[0] - pads[0] - pads[1] < 1 or full[1] - pads[2] - pads[3] < 1:
+            return
+        rng = np.random.default_rng(seed)
+        x, w = rm.normal(rng, 2, 3, *size), rm.normal(rng, 3, 2, *kernel)
+        got = deconv_model(x, w, stride=stride, pads=pads)
+        np.testing.assert_allclose(got, deconv_onnx(x, w, stride=stride, pads=pads), **TOLERANCE)
+
+
 class TestInnerProduct:
     """Inner product multiplies each item's C*H*W values by the weight matrix and adds the bias."""
 
@@ -213,7 +359,9 @@ class TestInnerProduct:
         rng = np.random.default_rng(12)
         x, w, b = rm.normal(rng, 3, 7), rm.normal(rng, 5, 7), rm.normal(rng, 5)
         got = rm.one_layer(lambda m: m.add_inner_product("fc", w, b, 7, 5, True, "x", "out"), x)
-        expected = np.array([[sum(w[o, i] * x[n, i] for i in range(7)) + b[o] for o in range(5)] for n in range(3)])
+        expected = np.array(
+            [[sum(w[o, i] * x[n, i] for i in range(7)) + b[o] for o in range(5)] for n in range(3)]
+        )
         np.testing.assert_allclose(got.reshape(3, 5), expected, rtol=1e-5, atol=1e-5)
 
     def test_image_input_is_flattened_channel_first(self):

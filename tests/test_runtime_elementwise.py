@@ -24,11 +24,16 @@ def combine(mode, inputs, alpha=None):
 class TestCombining:
     """add, multiply, average, max and min combine inputs value by value."""
 
-    @pytest.mark.parametrize(("mode", "function"), [("ADD", lambda a, b, c: a + b + c),
-                                                    ("MULTIPLY", lambda a, b, c: a * b * c),
-                                                    ("AVE", lambda a, b, c: (a + b + c) / 3),
-                                                    ("MAX", lambda a, b, c: np.maximum(np.maximum(a, b), c)),
-                                                    ("MIN", lambda a, b, c: np.minimum(np.minimum(a, b), c))])
+    @pytest.mark.parametrize(
+        ("mode", "function"),
+        [
+            ("ADD", lambda a, b, c: a + b + c),
+            ("MULTIPLY", lambda a, b, c: a * b * c),
+            ("AVE", lambda a, b, c: (a + b + c) / 3),
+            ("MAX", lambda a, b, c: np.maximum(np.maximum(a, b), c)),
+            ("MIN", lambda a, b, c: np.minimum(np.minimum(a, b), c)),
+        ],
+    )
     def test_three_inputs(self, mode, function):
         """Three same-shaped inputs combine element by element."""
         np.testing.assert_allclose(combine(mode, [A, B, C]), function(A, B, C), rtol=1e-6, atol=1e-7)
@@ -71,7 +76,9 @@ class TestScaleAndBias:
     def test_scale_with_bias(self, shape):
         """scale multiplies by its parameter and adds its bias, each broadcast from its own shape."""
         w, b = rm.normal(RNG, *shape), rm.normal(RNG, *shape)
-        got = rm.one_layer(lambda m: m.add_scale("s", w, b, True, "x", "out", shape_scale=shape, shape_bias=shape), A)
+        got = rm.one_layer(
+            lambda m: m.add_scale("s", w, b, True, "x", "out", shape_scale=shape, shape_bias=shape), A
+        )
         full = (shape[0], 1, 1) if len(shape) == 1 else tuple(shape)
         np.testing.assert_allclose(got, A * w.reshape(full) + b.reshape(full), rtol=1e-6, atol=1e-6)
 
@@ -111,8 +118,10 @@ class TestUnary:
     )
     def test_functions_with_shift_and_scale(self, mode, alpha, function):
         """Each function applies to the shifted and scaled input, with its epsilon where it has one."""
-        got = rm.one_layer(lambda b: b.add_unary("u", "x", "out", mode, alpha=alpha, shift=0.25, scale=0.5,
-                                                 epsilon=1e-3), POSITIVE)
+        got = rm.one_layer(
+            lambda b: b.add_unary("u", "x", "out", mode, alpha=alpha, shift=0.25, scale=0.5, epsilon=1e-3),
+            POSITIVE,
+        )
         expected = function(0.5 * POSITIVE.astype(np.float64) + 0.25)
         np.testing.assert_allclose(got, expected, rtol=2e-6, atol=2e-7)
 

@@ -60,7 +60,9 @@ class TestEmbedding:
         w, b = rm.normal(RNG, 4, 6), rm.normal(RNG, 4)
         ids = np.array([[3], [0], [5]], dtype=np.float32)
         got = rm.one_layer(lambda m: m.add_embedding("e", w, b, 6, 4, True, "x", "out"), ids)
-        np.testing.assert_allclose(got[:, :, 0, 0], np.stack([w[:, 3] + b, w[:, 0] + b, w[:, 5] + b]), rtol=1e-6)
+        np.testing.assert_allclose(
+            got[:, :, 0, 0], np.stack([w[:, 3] + b, w[:, 0] + b, w[:, 5] + b]), rtol=1e-6
+        )
 
     def test_out_of_range_index(self):
         """An index outside the vocabulary is a DataError naming the layer."""

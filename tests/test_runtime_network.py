@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,8 +68,22 @@ class TestConstruction:
     def test_unsupported_parameters(self):
         """An unsupported option of a known layer also fails at construction, naming the layer."""
         b = rm.builder({"x": (3, 4, 5)})
-        b.add_convolution("conv", 3, 2, 1, 1, 1, 1, "valid", 1, np.ones((1, 1, 3, 2), np.float32), None, False,
-                          input_name=["x", "x"], output_name="out")
+        b.add_convolution(
+            "conv",
+            3,
+            2,
+            1,
+            1,
+            1,
+            1,
+            "valid",
+            1,
+            np.ones((1, 1, 3, 2), np.float32),
+            None,
+            False,
+            input_name=["x", "x"],
+            output_name="out",
+        )
         with pytest.raises(mlquant.UnsupportedLayerError, match="'conv'"):
             rm.network(b.spec)
 
@@ -157,8 +172,14 @@ class TestImagePreprocessing:
         """The scaler adds blue, green and red biases in the channel order the image declares."""
         b = rm.builder({"x": (3, 4, 5)})
         b.add_activation("same", "LINEAR", "x", "out", [1.0, 0.0])
-        b.set_pre_processing_parameters(image_input_names=["x"], is_bgr=space == 30, red_bias=3.0,
-                                        green_bias=2.0, blue_bias=1.0, image_scale=0.5)
+        b.set_pre_processing_parameters(
+            image_input_names=["x"],
+            is_bgr=space == 30,
+            red_bias=3.0,
+            green_bias=2.0,
+            blue_bias=1.0,
+            image_scale=0.5,
+        )
         spec = as_image(b.spec, space, 4, 5)
         x = RNG.uniform(0, 255, (2, 3, 4, 5)).astype(np.float32)
         expected = 0.5 * x + np.array(bias, np.float32).reshape(3, 1, 1)
@@ -228,8 +249,9 @@ class TestWeights:
         """A quantized convolution gives exactly what a float model with the dequantized weights gives."""
         w = rm.normal(RNG, 3, 3, 4, 6)
         b = rm.builder({"x": (4, 7, 7)})
-        b.add_convolution("conv", 4, 6, 3, 3, 1, 1, "same", 1, w, rm.normal(RNG, 6), True,
-                          input_name="x", output_name="out")
+        b.add_convolution(
+            "conv", 4, 6, 3, 3, 1, 1, "same", 1, w, rm.normal(RNG, 6), True, input_name="x", output_name="out"
+        )
         model = mlquant.Model(b.spec)
         shape = model.weights[0].shape
         indices = RNG.integers(0, 4, size=shape).astype(np.uint8)
@@ -242,8 +264,9 @@ class TestWeights:
         assert quantized.weights[0].storage == storage
         float_model = model.replace({0: stored.dequantize()})
         x = rm.normal(RNG, 2, 4, 7, 7)
-        np.testing.assert_array_equal(Network(quantized).run({"x": x})["out"],
-                                      Network(float_model).run({"x": x})["out"])
+        np.testing.assert_array_equal(
+            Network(quantized).run({"x": x})["out"], Network(float_model).run({"x": x})["out"]
+        )
 
 
 class TestModes:
@@ -266,8 +289,22 @@ class TestModes:
     def test_repeatable(self):
         """Two runs of the same network on the same feeds give byte-identical outputs."""
         b = rm.builder({"x": (3, 9, 9)})
-        b.add_convolution("conv", 3, 4, 3, 3, 1, 1, "same", 1, rm.normal(RNG, 3, 3, 3, 4), None, False,
-                          input_name="x", output_name="c")
+        b.add_convolution(
+            "conv",
+            3,
+            4,
+            3,
+            3,
+            1,
+            1,
+            "same",
+            1,
+            rm.normal(RNG, 3, 3, 3, 4),
+            None,
+            False,
+            input_name="x",
+            output_name="c",
+        )
         b.add_pooling("pool", 2, 2, 2, 2, "MAX", "VALID", "c", "out")
         net = rm.network(b.spec)
         x = rm.normal(RNG, 40, 3, 9, 9)
@@ -312,5 +349,8 @@ class TestImport:
             "print(sorted(m for m in set(sys.modules) - before "
             "if m.split('.')[0] in {'onnx', 'onnxruntime', 'coremltools', 'threadpoolctl'}))"
         )
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        root = Path(mlquant.__file__).resolve().parents[1]
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+        )
         assert result.stdout.strip() == "[]"

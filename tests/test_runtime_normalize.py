@@ -16,7 +16,9 @@ MEAN, VARIANCE = rm.normal(RNG, 4), np.abs(rm.normal(RNG, 4)) + 0.5
 
 def batchnorm(x=X, **kwargs):
     """Run one batchnorm layer."""
-    return rm.one_layer(lambda b: b.add_batchnorm("bn", 4, GAMMA, BETA, MEAN, VARIANCE, "x", "out", **kwargs), x)
+    return rm.one_layer(
+        lambda b: b.add_batchnorm("bn", 4, GAMMA, BETA, MEAN, VARIANCE, "x", "out", **kwargs), x
+    )
 
 
 class TestBatchnorm:
@@ -24,8 +26,12 @@ class TestBatchnorm:
 
     def test_given_statistics(self):
         """With stored mean and variance it equals ONNX BatchNormalization."""
-        expected = run_node("BatchNormalization", {"x": X}, {"epsilon": 1e-3},
-                            constants={"g": GAMMA, "b": BETA, "m": MEAN, "v": VARIANCE})[0]
+        expected = run_node(
+            "BatchNormalization",
+            {"x": X},
+            {"epsilon": 1e-3},
+            constants={"g": GAMMA, "b": BETA, "m": MEAN, "v": VARIANCE},
+        )[0]
         np.testing.assert_allclose(batchnorm(epsilon=1e-3), expected, rtol=1e-5, atol=1e-5)
 
     def test_default_epsilon(self):
@@ -40,15 +46,28 @@ class TestBatchnorm:
     def test_instance_normalization(self):
         """computeMeanVar with instanceNormalization equals ONNX InstanceNormalization."""
         got = batchnorm(compute_mean_var=True, instance_normalization=True, epsilon=1e-4)
-        expected = run_node("InstanceNormalization", {"x": X}, {"epsilon": 1e-4}, constants={"g": GAMMA, "b": BETA})[0]
+        expected = run_node(
+            "InstanceNormalization", {"x": X}, {"epsilon": 1e-4}, constants={"g": GAMMA, "b": BETA}
+        )[0]
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
     def test_batch_statistics(self):
         """computeMeanVar without instanceNormalization takes each channel's statistics over the whole batch."""
         x = rm.normal(np.random.default_rng(1), 40, 4, 3, 3)
         b = rm.builder({"x": (4, 3, 3)})
-        b.add_batchnorm("bn", 4, GAMMA, BETA, None, None, "x", "out", compute_mean_var=True,
-                        instance_normalization=True, epsilon=1e-4)
+        b.add_batchnorm(
+            "bn",
+            4,
+            GAMMA,
+            BETA,
+            None,
+            None,
+            "x",
+            "out",
+            compute_mean_var=True,
+            instance_normalization=True,
+            epsilon=1e-4,
+        )
         b.spec.neuralNetwork.layers[0].batchnorm.instanceNormalization = False  # the builder refuses this
         got = rm.run(b.spec, {"x": x})["out"]
         expected = np.empty_like(x, dtype=np.float64)
@@ -92,14 +111,18 @@ class TestLRN:
     def test_matches_onnx(self, size):
         """Odd window sizes match ONNX LRN."""
         x = rm.normal(np.random.default_rng(2), 2, 7, 4, 3)
-        got = rm.one_layer(lambda b: b.add_lrn("lrn", "x", "out", alpha=0.3, beta=0.75, local_size=size, k=2.0), x)
+        got = rm.one_layer(
+            lambda b: b.add_lrn("lrn", "x", "out", alpha=0.3, beta=0.75, local_size=size, k=2.0), x
+        )
         expected = run_node("LRN", {"x": x}, {"alpha": 0.3, "beta": 0.75, "bias": 2.0, "size": size})[0]
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
     def test_even_size(self):
         """An even window reaches one channel further after than before, as ONNX's formula says."""
         x = rm.normal(np.random.default_rng(3), 2, 6, 2, 3)
-        got = rm.one_layer(lambda b: b.add_lrn("lrn", "x", "out", alpha=0.5, beta=0.6, local_size=4, k=1.5), x)
+        got = rm.one_layer(
+            lambda b: b.add_lrn("lrn", "x", "out", alpha=0.5, beta=0.6, local_size=4, k=1.5), x
+        )
         expected = np.empty(x.shape)
         for c in range(6):
             window = x[:, max(0, c - 1) : min(6, c + 3)].astype(np.float64)  # c - 1 .. c + 2
@@ -108,7 +131,9 @@ class TestLRN:
 
     def test_coremltools_known_answer(self):
         """coremltools' own LRN example: ones with alpha 2, beta 3, size 1, k 8 give 1e-3."""
-        got = rm.one_layer(lambda b: b.add_lrn("lrn", "x", "out", alpha=2, beta=3, local_size=1, k=8), np.ones((1, 1, 3, 3)))
+        got = rm.one_layer(
+            lambda b: b.add_lrn("lrn", "x", "out", alpha=2, beta=3, local_size=1, k=8), np.ones((1, 1, 3, 3))
+        )
         np.testing.assert_allclose(got, 1e-3, rtol=1e-6)
 
 

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from . import _runtime_models as rm
 from ._runtime_onnx import run_node
@@ -13,15 +15,39 @@ from ._runtime_onnx import run_node
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 
 
-def pool_model(x, kind, kernel, stride, padding="VALID", pads=(0, 0, 0, 0), exclude=True, is_global=False,
-               asymmetry="BOTTOM_RIGHT_HEAVY"):
+def pool_model(
+    x,
+    kind,
+    kernel,
+    stride,
+    padding="VALID",
+    pads=(0, 0, 0, 0),
+    exclude=True,
+    is_global=False,
+    asymmetry="BOTTOM_RIGHT_HEAVY",
+):
     """Run one pooling layer in the runtime (``pads`` as top, bottom, left, right)."""
     top, bottom, left, right = pads
 
     def add(b):
-        b.add_pooling("pool", kernel[0], kernel[1], stride[0], stride[1], kind, padding, "x", "out",
-                      exclude_pad_area=exclude, is_global=is_global, padding_top=top, padding_bottom=bottom,
-                      padding_left=left, padding_right=right, same_padding_asymmetry_mode=asymmetry)
+        b.add_pooling(
+            "pool",
+            kernel[0],
+            kernel[1],
+            stride[0],
+            stride[1],
+            kind,
+            padding,
+            "x",
+            "out",
+            exclude_pad_area=exclude,
+            is_global=is_global,
+            padding_top=top,
+            padding_bottom=bottom,
+            padding_left=left,
+            padding_right=right,
+            same_padding_asymmetry_mode=asymmetry,
+        )
 
     return rm.one_layer(add, x)
 
@@ -32,7 +58,7 @@ def caffe_pool(x, kind, k, s, p, exclude):
 
     def size(length):
         out = math.ceil((length + 2 * p - k) / s) + 1
-        return out - 1 if p > 0 and (out - 1) * s >= length + p else out
+        return out - 1 if (out - 1) * s >= length + p else out  # no window starting past the end
 
     oh, ow = size(h), size(w)
     out = np.zeros((n, c, oh, ow), np.float32)
@@ -54,37 +80,54 @@ class TestWindowedPooling:
     """Max, average and L2 pooling match onnxruntime for valid and same padding."""
 
     @pytest.mark.parametrize("size", [(9, 9), (10, 7), (6, 11)])
-    @pytest.mark.parametrize(("kernel", "stride", "pads"), [((3, 3), (2, 2), (0, 0, 0, 0)),
-                                                            ((2, 2), (2, 2), (0, 0, 0, 0)),
-                                                            ((3, 2), (1, 2), (1, 2, 0, 1)),
-                                                            ((3, 3), (2, 2), (1, 1, 1, 1))])
+    @pytest.mark.parametrize(
+        ("kernel", "stride", "pads"),
+        [
+            ((3, 3), (2, 2), (0, 0, 0, 0)),
+            ((2, 2), (2, 2), (0, 0, 0, 0)),
+            ((3, 2), (1, 2), (1, 2, 0, 1)),
+            ((3, 3), (2, 2), (1, 1, 1, 1)),
+        ],
+    )
     def test_max_valid(self, size, kernel, stride, pads):
         """Max pooling over valid windows (with padding amounts, which never win) equals ONNX MaxPool."""
         x = rm.normal(np.random.default_rng(1), 2, 3, *size) - 5.0  # all negative: padding must not win
         got = pool_model(x, "MAX", kernel, stride, pads=pads)
         top, bottom, left, right = pads
-        expected = run_node("MaxPool", {"x": x}, {"kernel_shape": list(kernel), "strides": list(stride),
-                                                  "pads": [top, left, bottom, right]})[0]
+        expected = run_node(
+            "MaxPool",
+            {"x": x},
+            {"kernel_shape": list(kernel), "strides": list(stride), "pads": [top, left, bottom, right]},
+        )[0]
         np.testing.assert_array_equal(got, expected)
 
     @pytest.mark.parametrize("exclude", [True, False])
-    @pytest.mark.parametrize(("kernel", "stride", "pads"), [((3, 3), (2, 2), (1, 1, 1, 1)),
-                                                            ((2, 3), (1, 2), (1, 0, 2, 1)),
-                                                            ((3, 3), (3, 3), (0, 0, 0, 0))])
+    @pytest.mark.parametrize(
+        ("kernel", "stride", "pads"),
+        [((3, 3), (2, 2), (1, 1, 1, 1)), ((2, 3), (1, 2), (1, 0, 2, 1)), ((3, 3), (3, 3), (0, 0, 0, 0))],
+    )
     def test_average_valid(self, exclude, kernel, stride, pads):
         """Average pooling divides by the whole window, or by its cells inside the input (avgPoolExcludePadding)."""
         x = rm.normal(np.random.default_rng(2), 2, 3, 8, 9)
         got = pool_model(x, "AVERAGE", kernel, stride, pads=pads, exclude=exclude)
         top, bottom, left, right = pads
-        expected = run_node("AveragePool", {"x": x}, {"kernel_shape": list(kernel), "strides": list(stride),
-                                                      "pads": [top, left, bottom, right],
-                                                      "count_include_pad": int(not exclude)})[0]
+        expected = run_node(
+            "AveragePool",
+            {"x": x},
+            {
+                "kernel_shape": list(kernel),
+                "strides": list(stride),
+                "pads": [top, left, bottom, right],
+                "count_include_pad": int(not exclude),
+            },
+        )[0]
         np.testing.assert_allclose(got, expected, **TOLERANCE)
 
     @pytest.mark.parametrize("kind", ["MAX", "AVERAGE"])
     @pytest.mark.parametrize("size", [(8, 8), (7, 9)])
-    @pytest.mark.parametrize(("asymmetry", "auto_pad"), [("BOTTOM_RIGHT_HEAVY", "SAME_UPPER"),
-                                                         ("TOP_LEFT_HEAVY", "SAME_LOWER")])
+    @pytest.mark.parametrize(
+        ("asymmetry", "auto_pad"), [("BOTTOM_RIGHT_HEAVY", "SAME_UPPER"), ("TOP_LEFT_HEAVY", "SAME_LOWER")]
+    )
     def test_same(self, kind, size, asymmetry, auto_pad):
         """Same pooling gives ceil(H / stride) outputs with the odd padding row after or before."""
         x = rm.normal(np.random.default_rng(3), 1, 4, *size)
@@ -96,15 +139,24 @@ class TestWindowedPooling:
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, **TOLERANCE)
 
-    @pytest.mark.parametrize(("kernel", "stride", "pads"), [((2, 2), (2, 2), (0, 0, 0, 0)),
-                                                            ((3, 3), (1, 2), (1, 1, 0, 2))])
+    @pytest.mark.parametrize(
+        ("kernel", "stride", "pads"), [((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (1, 2), (1, 1, 0, 2))]
+    )
     def test_l2(self, kernel, stride, pads):
         """L2 pooling is the square root of the sum of squares in each window (ONNX LpPool, p=2)."""
         x = rm.normal(np.random.default_rng(4), 2, 3, 7, 8)
         got = pool_model(x, "L2", kernel, stride, pads=pads)
         top, bottom, left, right = pads
-        expected = run_node("LpPool", {"x": x}, {"kernel_shape": list(kernel), "strides": list(stride), "p": 2,
-                                                 "pads": [top, left, bottom, right]})[0]
+        expected = run_node(
+            "LpPool",
+            {"x": x},
+            {
+                "kernel_shape": list(kernel),
+                "strides": list(stride),
+                "p": 2,
+                "pads": [top, left, bottom, right],
+            },
+        )[0]
         np.testing.assert_allclose(got, expected, **TOLERANCE)
 
 
@@ -117,8 +169,11 @@ class TestIncludeLastPixel:
         """Max pooling with includeLastPixel equals ONNX MaxPool with ceil_mode and symmetric pads."""
         x = rm.normal(np.random.default_rng(5), 1, 3, *size)
         got = pool_model(x, "MAX", (3, 3), (2, 2), padding="INCLUDE_LAST_PIXEL", pads=(padding,) * 4)
-        expected = run_node("MaxPool", {"x": x}, {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1,
-                                                  "pads": [padding] * 4})[0]
+        expected = run_node(
+            "MaxPool",
+            {"x": x},
+            {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1, "pads": [padding] * 4},
+        )[0]
         np.testing.assert_array_equal(got, expected)
         np.testing.assert_array_equal(got, caffe_pool(x, "MAX", 3, 2, padding, True))
 
@@ -128,23 +183,71 @@ class TestIncludeLastPixel:
     def test_average_matches_caffe(self, size, kernel, stride, padding, exclude):
         """Average pooling divides by the window's cells inside the padded input (or the input itself)."""
         x = rm.normal(np.random.default_rng(6), 2, 2, *size)
-        got = pool_model(x, "AVERAGE", (kernel, kernel), (stride, stride), padding="INCLUDE_LAST_PIXEL",
-                         pads=(padding,) * 4, exclude=exclude)
-        np.testing.assert_allclose(got, caffe_pool(x, "AVERAGE", kernel, stride, padding, exclude), **TOLERANCE)
+        got = pool_model(
+            x,
+            "AVERAGE",
+            (kernel, kernel),
+            (stride, stride),
+            padding="INCLUDE_LAST_PIXEL",
+            pads=(padding,) * 4,
+            exclude=exclude,
+        )
+        np.testing.assert_allclose(
+            got, caffe_pool(x, "AVERAGE", kernel, stride, padding, exclude), **TOLERANCE
+        )
 
     def test_without_padding_matches_onnx_average(self):
         """Without padding amounts, ceil-mode average pooling equals ONNX's (overhang cells not counted)."""
         x = rm.normal(np.random.default_rng(7), 1, 3, 10, 11)
         got = pool_model(x, "AVERAGE", (3, 3), (2, 2), padding="INCLUDE_LAST_PIXEL")
-        expected = run_node("AveragePool", {"x": x}, {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1})[0]
+        expected = run_node(
+            "AveragePool", {"x": x}, {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}
+        )[0]
         np.testing.assert_allclose(got, expected, **TOLERANCE)
+
+
+class TestPoolingGeometry:
+    """Any window, stride and padding give onnxruntime's result (property test)."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        size=st.tuples(st.integers(2, 12), st.integers(2, 12)),
+        kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+        stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+        padding=st.integers(0, 1),
+        kind=st.sampled_from(["MAX", "AVERAGE"]),
+        seed=st.integers(0, 2**16),
+    )
+    def test_include_last_pixel_geometry(self, size, kernel, stride, padding, kind, seed):
+        """includeLastPixel pooling matches the Caffe loop (and ONNX ceil-mode MaxPool) for random geometry."""
+        if (
+            padding >= min(kernel)
+            or min(size[0] + 2 * padding - kernel[0], size[1] + 2 * padding - kernel[1]) < 0
+        ):
+            return
+        x = rm.normal(np.random.default_rng(seed), 1, 2, *size)
+        top = (padding,) * 4
+        got = pool_model(x, kind, kernel, stride, padding="INCLUDE_LAST_PIXEL", pads=top, exclude=False)
+        if kernel[0] == kernel[1] and stride[0] == stride[1]:
+            np.testing.assert_allclose(
+                got, caffe_pool(x, kind, kernel[0], stride[0], padding, False), **TOLERANCE
+            )
+        if kind == "MAX":
+            attributes = {
+                "kernel_shape": list(kernel),
+                "strides": list(stride),
+                "ceil_mode": 1,
+                "pads": [padding] * 4,
+            }
+            np.testing.assert_array_equal(got, run_node("MaxPool", {"x": x}, attributes)[0])
 
 
 class TestGlobalPooling:
     """Global pooling reduces all of height and width to one value per channel."""
 
-    @pytest.mark.parametrize(("kind", "op"), [("MAX", "GlobalMaxPool"), ("AVERAGE", "GlobalAveragePool"),
-                                              ("L2", "GlobalLpPool")])
+    @pytest.mark.parametrize(
+        ("kind", "op"), [("MAX", "GlobalMaxPool"), ("AVERAGE", "GlobalAveragePool"), ("L2", "GlobalLpPool")]
+    )
     def test_global(self, kind, op):
         """Global MAX, AVERAGE and L2 pooling match ONNX's global pooling operators."""
         x = rm.normal(np.random.default_rng(8), 3, 5, 13, 6)
@@ -158,8 +261,22 @@ class TestGlobalPooling:
         x, w = rm.normal(rng, 2, 3, 6, 6), rm.normal(rng, 3, 4)
 
         def add(b):
-            b.add_convolution("conv", 3, 4, 1, 1, 1, 1, "valid", 1, w.reshape(1, 1, 3, 4), None, False,
-                              input_name="x", output_name="c")
+            b.add_convolution(
+                "conv",
+                3,
+                4,
+                1,
+                1,
+                1,
+                1,
+                "valid",
+                1,
+                w.reshape(1, 1, 3, 4),
+                None,
+                False,
+                input_name="x",
+                output_name="c",
+            )
             b.add_pooling("pool", 0, 0, 1, 1, "AVERAGE", "VALID", "c", "out", is_global=True)
 
         got = rm.one_layer(add, x)

@@ -23,8 +23,9 @@ class TestConcat:
     def test_channels(self):
         """Three inputs join along C, in order."""
         y, z = rm.normal(RNG, 2, 2, 3, 5), rm.normal(RNG, 2, 1, 3, 5)
-        got = rm.one_layer(lambda b: b.add_elementwise("cat", ["x", "y", "z"], "out", "CONCAT"), X,
-                           extra={"y": y, "z": z})
+        got = rm.one_layer(
+            lambda b: b.add_elementwise("cat", ["x", "y", "z"], "out", "CONCAT"), X, extra={"y": y, "z": z}
+        )
         np.testing.assert_array_equal(got, np.concatenate([X, y, z], axis=1))
 
     def test_channels_last_and_first_inputs(self):
@@ -32,8 +33,22 @@ class TestConcat:
         w = rm.normal(RNG, 4, 3)
 
         def add(b):
-            b.add_convolution("conv", 4, 3, 1, 1, 1, 1, "valid", 1, w.reshape(1, 1, 4, 3), None, False,
-                              input_name="x", output_name="c")
+            b.add_convolution(
+                "conv",
+                4,
+                3,
+                1,
+                1,
+                1,
+                1,
+                "valid",
+                1,
+                w.reshape(1, 1, 4, 3),
+                None,
+                False,
+                input_name="x",
+                output_name="c",
+            )
             b.add_elementwise("cat", ["c", "x", "c"], "out", "CONCAT")
 
         got = rm.one_layer(add, X)
@@ -78,13 +93,28 @@ class TestFlattenAndReshape:
         w = rm.normal(RNG, 4, 3)
 
         def add(b):
-            b.add_convolution("conv", 4, 3, 1, 1, 1, 1, "valid", 1, w.reshape(1, 1, 4, 3), None, False,
-                              input_name="x", output_name="c")
+            b.add_convolution(
+                "conv",
+                4,
+                3,
+                1,
+                1,
+                1,
+                1,
+                "valid",
+                1,
+                w.reshape(1, 1, 4, 3),
+                None,
+                False,
+                input_name="x",
+                output_name="c",
+            )
             b.add_flatten("flat", 0, "c", "out")
 
         got = rm.one_layer(add, X)
-        np.testing.assert_allclose(got[:, :, 0, 0], np.einsum("nchw,co->nohw", X, w).reshape(2, -1), rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            got[:, :, 0, 0], np.einsum("nchw,co->nohw", X, w).reshape(2, -1), rtol=1e-5, atol=1e-6
+        )
 
     @pytest.mark.parametrize("target", [(6, 2, 5), (1, 60, 1, 1), (15, 4, 1), (3, 2, 5, 2)])
     def test_reshape_channel_first(self, target):
@@ -155,19 +185,28 @@ class TestReorganizeData:
 
     def test_depth_to_space_example(self):
         """DEPTH_TO_SPACE on the proto's [8, 1, 2] example gives its [2, 2, 4] answer."""
-        got = rm.one_layer(lambda b: b.add_reorganize_data("r", "x", "out", "DEPTH_TO_SPACE", 2), PROTO_EXAMPLE)
+        got = rm.one_layer(
+            lambda b: b.add_reorganize_data("r", "x", "out", "DEPTH_TO_SPACE", 2), PROTO_EXAMPLE
+        )
         expected = [[[1, 5, 2, 6], [9, 13, 10, 14]], [[3, 7, 4, 8], [11, 15, 12, 16]]]
         np.testing.assert_array_equal(got[0], expected)
 
     def test_pixel_shuffle_example(self):
         """PIXEL_SHUFFLE on the proto's example gives its answer."""
-        got = rm.one_layer(lambda b: b.add_reorganize_data("r", "x", "out", "PIXEL_SHUFFLE", 2), PROTO_EXAMPLE)
+        got = rm.one_layer(
+            lambda b: b.add_reorganize_data("r", "x", "out", "PIXEL_SHUFFLE", 2), PROTO_EXAMPLE
+        )
         expected = [[[1, 3, 2, 4], [5, 7, 6, 8]], [[9, 11, 10, 12], [13, 15, 14, 16]]]
         np.testing.assert_array_equal(got[0], expected)
 
-    @pytest.mark.parametrize(("mode", "op", "attributes"), [("DEPTH_TO_SPACE", "DepthToSpace", {"mode": "DCR"}),
-                                                            ("PIXEL_SHUFFLE", "DepthToSpace", {"mode": "CRD"}),
-                                                            ("SPACE_TO_DEPTH", "SpaceToDepth", {})])
+    @pytest.mark.parametrize(
+        ("mode", "op", "attributes"),
+        [
+            ("DEPTH_TO_SPACE", "DepthToSpace", {"mode": "DCR"}),
+            ("PIXEL_SHUFFLE", "DepthToSpace", {"mode": "CRD"}),
+            ("SPACE_TO_DEPTH", "SpaceToDepth", {}),
+        ],
+    )
     def test_matches_onnx(self, mode, op, attributes):
         """The three modes equal ONNX DepthToSpace (DCR, CRD) and SpaceToDepth with block size 3."""
         x = rm.normal(RNG, 2, 18, 3, 6) if op == "DepthToSpace" else rm.normal(RNG, 2, 2, 6, 9)

@@ -24,20 +24,45 @@ class TestPadding:
     @pytest.mark.parametrize(
         ("kind", "expected"),
         [
-            ("constant", [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 1, 2, 3, 4], [0, 0, 5, 6, 7, 8],
-                          [0, 0, 9, 10, 11, 12]]),
-            ("reflection", [[11, 10, 9, 10, 11, 12], [7, 6, 5, 6, 7, 8], [3, 2, 1, 2, 3, 4], [7, 6, 5, 6, 7, 8],
-                            [11, 10, 9, 10, 11, 12]]),
-            ("replication", [[1, 1, 1, 2, 3, 4], [1, 1, 1, 2, 3, 4], [1, 1, 1, 2, 3, 4], [5, 5, 5, 6, 7, 8],
-                             [9, 9, 9, 10, 11, 12]]),
+            (
+                "constant",
+                [
+                    [0, 0, 0, 0, 0, 0],
+                    [0, 0, 0, 0, 0, 0],
+                    [0, 0, 1, 2, 3, 4],
+                    [0, 0, 5, 6, 7, 8],
+                    [0, 0, 9, 10, 11, 12],
+                ],
+            ),
+            (
+                "reflection",
+                [
+                    [11, 10, 9, 10, 11, 12],
+                    [7, 6, 5, 6, 7, 8],
+                    [3, 2, 1, 2, 3, 4],
+                    [7, 6, 5, 6, 7, 8],
+                    [11, 10, 9, 10, 11, 12],
+                ],
+            ),
+            (
+                "replication",
+                [
+                    [1, 1, 1, 2, 3, 4],
+                    [1, 1, 1, 2, 3, 4],
+                    [1, 1, 1, 2, 3, 4],
+                    [5, 5, 5, 6, 7, 8],
+                    [9, 9, 9, 10, 11, 12],
+                ],
+            ),
         ],
     )
     def test_proto_examples(self, kind, expected):
         """Padding top=2, left=2 of the proto's 3x4 example gives its three documented answers."""
         np.testing.assert_array_equal(padding(PROTO_INPUT, kind, top=2, left=2)[0, 0], expected)
 
-    @pytest.mark.parametrize(("kind", "mode"), [("constant", "constant"), ("reflection", "reflect"),
-                                                ("replication", "edge")])
+    @pytest.mark.parametrize(
+        ("kind", "mode"), [("constant", "constant"), ("reflection", "reflect"), ("replication", "edge")]
+    )
     def test_matches_onnx(self, kind, mode):
         """Asymmetric padding on every side matches ONNX Pad."""
         got = padding(X, kind, top=1, bottom=2, left=3, right=1, value=-1.5)
@@ -58,8 +83,9 @@ class TestCrop:
     def test_reference_input(self):
         """Two inputs: the first is cut to the second's height and width, starting at offset [H, W]."""
         reference = np.zeros((2, 3, 2, 3), np.float32)
-        got = rm.one_layer(lambda b: b.add_crop("crop", 0, 0, 0, 0, [1, 2], ["x", "ref"], "out"), X,
-                           extra={"ref": reference})
+        got = rm.one_layer(
+            lambda b: b.add_crop("crop", 0, 0, 0, 0, [1, 2], ["x", "ref"], "out"), X, extra={"ref": reference}
+        )
         np.testing.assert_array_equal(got, X[:, :, 1:3, 2:5])
 
 
@@ -92,17 +118,24 @@ class TestUpsample:
         row = [1, 4 / 3, 5 / 3, 2, 7 / 3, 8 / 3, 3, 3, 3]
         np.testing.assert_allclose(got[0, 0], [row, row], rtol=1e-6)
 
-    @pytest.mark.parametrize(("linear", "transform"), [("DEFAULT", "asymmetric"),
-                                                       ("ALIGN_CORNERS_TRUE", "align_corners"),
-                                                       ("ALIGN_CORNERS_FALSE", "half_pixel")])
+    @pytest.mark.parametrize(
+        ("linear", "transform"),
+        [
+            ("DEFAULT", "asymmetric"),
+            ("ALIGN_CORNERS_TRUE", "align_corners"),
+            ("ALIGN_CORNERS_FALSE", "half_pixel"),
+        ],
+    )
     def test_bilinear_modes(self, linear, transform):
         """DEFAULT, ALIGN_CORNERS_TRUE and ALIGN_CORNERS_FALSE match ONNX Resize's asymmetric, align_corners
         and half_pixel coordinate transforms."""
         got = upsample(X, 3, 2, "BILINEAR", linear)
         np.testing.assert_allclose(got, resize(X, (12, 10), "linear", transform), rtol=1e-5, atol=1e-6)
 
-    @pytest.mark.parametrize(("linear", "transform"), [("ALIGN_CORNERS_TRUE", "align_corners"),
-                                                       ("ALIGN_CORNERS_FALSE", "half_pixel")])
+    @pytest.mark.parametrize(
+        ("linear", "transform"),
+        [("ALIGN_CORNERS_TRUE", "align_corners"), ("ALIGN_CORNERS_FALSE", "half_pixel")],
+    )
     def test_fractional_factors(self, linear, transform):
         """Fractional factors give floor(size * factor) outputs, sampled like ONNX Resize to that size."""
         got = upsample(X, 1.5, 2.5, "BILINEAR", linear)

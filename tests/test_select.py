@@ -142,3 +142,19 @@ class TestEarlyStopping:
         stopped = Candidate("bad", 10, evaluation({"apple": 0, "banana": 0, "cherry": 0}, done=30))
         row = Selector().select(BASE, [stopped]).rows[0]
         assert row.status == "stopped early" and "stopped after 30 of 300 inputs" in row.reasons[-1]
+
+
+class TestBounds:
+    def test_lower_bound_mirrors_upper(self) -> None:
+        """The lower Clopper-Pearson bound of k/n is one minus the upper bound of (n-k)/n."""
+        assert _stats.lower_bound(0, 10, 0.01) == 0.0
+        assert _stats.lower_bound(10, 10, 0.001) == pytest.approx(0.001 ** (1 / 10), abs=1e-9)
+        assert _stats.lower_bound(3, 20, 0.05) < 3 / 20 < _stats.upper_bound(3, 20, 0.05)
+
+    def test_hypergeometric_bounds(self) -> None:
+        """Finite-population bounds match hand-computed hypergeometric tails."""
+        # 0 of 5 drawn from 10 marked: K=5 leaves P(X=0) = C(5,5)/C(10,5) = 1/252
+        assert _stats.population_upper(0, 5, 10, 1 / 252 - 1e-9) == 5
+        assert _stats.population_upper(0, 5, 10, 1 / 252 + 1e-9) == 4
+        assert _stats.population_upper(3, 10, 10, 0.01) == 3  # everything seen: no uncertainty
+        assert _stats.population_lower(5, 5, 10, 1 / 252 - 1e-9) == 5

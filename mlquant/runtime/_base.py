@@ -118,7 +118,7 @@ def to_nhwc(x: np.ndarray) -> np.ndarray:
 
 def from_nhwc(y: np.ndarray, s: int, b: int) -> np.ndarray:
     """View an ``(S*B, H, W, C)`` array as ``(S, B, C, H, W)`` without copying."""
-    n, h, w, c = y.shape
+    _, h, w, c = y.shape
     return y.transpose(0, 3, 1, 2).reshape(s, b, c, h, w)
 
 
@@ -134,7 +134,10 @@ def tile_vector(vector: np.ndarray, row: int | None = None) -> np.ndarray:
 
 
 def add_tiled(block: np.ndarray, tile: np.ndarray) -> None:
-    """Add a tiled per-channel vector to a C-contiguous ``(rows, channels)`` block, in place."""
+    """Add a tiled per-channel vector to a ``(rows, channels)`` block, in place (fast when contiguous)."""
+    if not block.flags.c_contiguous:
+        np.add(block, tile[: block.shape[-1]], out=block)
+        return
     flat = block.reshape(-1)
     body = flat.size - flat.size % tile.size
     rows = flat[:body].reshape(-1, tile.size)

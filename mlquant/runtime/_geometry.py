@@ -107,13 +107,18 @@ def window(
 
 
 def _complete_axis(size: int, kernel: int, stride: int, amount: int, where: str) -> tuple[int, int]:
-    """``(output, after)`` for ``includeLastPixel``: Caffe's ceil-mode pooling."""
+    """``(output, after)`` for ``includeLastPixel``: Caffe's ceil-mode pooling.
+
+    NeuralNetwork.proto drops a last window that starts past the padded input when there is
+    padding; without padding such a window would be empty (a kernel smaller than the stride),
+    and it is dropped too, as ONNX and PyTorch do.
+    """
     span = size + 2 * amount - kernel
     if span < 0:
         msg = f"{where}: a {kernel}-wide window does not fit an input of {size} padded by {amount} each side"
         raise DataError(msg)
     out = -(-span // stride) + 1
-    if amount > 0 and (out - 1) * stride >= size + amount:
+    if (out - 1) * stride >= size + amount:  # the last window would start past the padded input
         out -= 1
     after = max(amount, (out - 1) * stride + kernel - size - amount)
     return out, after

@@ -48,7 +48,8 @@ class InputPlan:
             raise DataError(msg) from None
         wanted = ("B", *(str(n) if n >= 0 else "*" for n in self.shape))
         fits = x.ndim == len(self.shape) + 1 and all(
-            n < 0 or n == got for n, got in zip(self.shape, x.shape[1:], strict=False))
+            n < 0 or n == got for n, got in zip(self.shape, x.shape[1:], strict=False)
+        )
         if not fits or x.shape[0] < 1:
             msg = f"input '{self.name}': expected shape ({', '.join(wanted)}) (got {x.shape})"
             raise DataError(msg)
@@ -95,8 +96,10 @@ def input_plans(description: Any, network: Any) -> tuple[InputPlan, ...]:
         elif kind == "multiArrayType":
             shape = tuple(int(n) for n in feature.type.multiArrayType.shape)
             if len(shape) not in (1, 3):
-                msg = (f"input '{feature.name}' is a rank-{len(shape)} multi-array {list(shape)}; the "
-                       "reference runtime takes images and multi-arrays of shape [C] or [C, H, W]")
+                msg = (
+                    f"input '{feature.name}' is a rank-{len(shape)} multi-array {list(shape)}; the "
+                    "reference runtime takes images and multi-arrays of shape [C] or [C, H, W]"
+                )
                 raise UnsupportedModelError(msg)
             flexible = feature.type.multiArrayType.WhichOneof("ShapeFlexibility") is not None
             plans.append(InputPlan(feature.name, tuple(-1 if flexible else n for n in shape)))
@@ -125,14 +128,19 @@ def _image_plan(feature: Any, network: Any, images: Sequence[str]) -> InputPlan:
             s = step.scaler
             biases = {_RGB: (s.redBias, s.greenBias, s.blueBias), _BGR: (s.blueBias, s.greenBias, s.redBias)}
             bias = biases.get(space, (s.grayBias,))
-            plan = attrs.evolve(plan, scale=np.full((channels, 1, 1), s.channelScale, np.float32),
-                                bias=np.asarray(bias, np.float32).reshape(channels, 1, 1))
+            plan = attrs.evolve(
+                plan,
+                scale=np.full((channels, 1, 1), s.channelScale, np.float32),
+                bias=np.asarray(bias, np.float32).reshape(channels, 1, 1),
+            )
         elif kind == "meanImage":
             values = np.asarray(step.meanImage.meanImage, dtype=np.float32)
             size = channels * image.height * image.width
             if flexible or values.size != size:
-                msg = (f"input '{feature.name}': the mean image has {values.size} values; a "
-                       f"{channels}x{image.height}x{image.width} image needs {size}")
+                msg = (
+                    f"input '{feature.name}': the mean image has {values.size} values; a "
+                    f"{channels}x{image.height}x{image.width} image needs {size}"
+                )
                 raise InvalidModelError(msg)
             plan = attrs.evolve(plan, mean=values.reshape(channels, image.height, image.width))
     return plan
@@ -164,8 +172,10 @@ class OutputPlan:
         if self.classes is not None:
             flat = y.transpose(1, 0, 2, 3, 4).reshape(b, -1)
             if flat.shape[1] != self.classes:
-                msg = (f"output '{self.name}': the blob '{self.blob}' holds {flat.shape[1]} values per "
-                       f"item for {self.classes} class labels")
+                msg = (
+                    f"output '{self.name}': the blob '{self.blob}' holds {flat.shape[1]} values per "
+                    f"item for {self.classes} class labels"
+                )
                 raise InvalidModelError(msg)
             return np.array(flat, dtype=np.float32)
         if s != 1:
@@ -176,7 +186,9 @@ class OutputPlan:
         return np.array(item, dtype=np.float32)
 
 
-def output_plans(description: Any, network: Any, kind: str, produced: Sequence[str]) -> tuple[OutputPlan, ...]:
+def output_plans(
+    description: Any, network: Any, kind: str, produced: Sequence[str]
+) -> tuple[OutputPlan, ...]:
     """One :class:`OutputPlan` per model output that the network computes.
 
     A classifier's probabilities come from ``labelProbabilityLayerName``, else from the blob
@@ -196,7 +208,9 @@ def output_plans(description: Any, network: Any, kind: str, produced: Sequence[s
                 blob = produced[-1]
             plans.append(OutputPlan(feature.name, blob, classes=labels))
         elif feature.name in produced:
-            array = feature.type.multiArrayType if feature.type.WhichOneof("Type") == "multiArrayType" else None
+            array = (
+                feature.type.multiArrayType if feature.type.WhichOneof("Type") == "multiArrayType" else None
+            )
             shape = tuple(int(n) for n in array.shape) if array is not None and len(array.shape) else None
             plans.append(OutputPlan(feature.name, feature.name, shape=shape))
     return tuple(plans)

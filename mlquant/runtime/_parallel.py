@@ -25,7 +25,8 @@ MAX_WORKERS = 8
 
 _lock = threading.Lock()
 _inside = 0
-_limiter: Any = None
+_restore: Any = None
+_controller: Any = None
 
 
 def workers() -> int:
@@ -37,27 +38,35 @@ def workers() -> int:
     return max(1, min(MAX_WORKERS, count))
 
 
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the BLAS libraries loaded now (found once: the search takes ~0.2 ms)."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController().select(user_api="blas")
+    return _controller
+
+
 @contextlib.contextmanager
 def _single_threaded_blas() -> Iterator[None]:
     """Limit numpy's BLAS to one thread until the last concurrent caller leaves."""
-    global _inside, _limiter
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # without threadpoolctl, threads still help the element-wise work
-        yield
-        return
+    global _inside, _restore
     with _lock:
         if _inside == 0:
-            _limiter = threadpool_limits(limits=1, user_api="blas")
+            try:
+                _restore = _blas_controller().limit(limits=1)
+            except ImportError:  # without threadpoolctl, results still match but BLAS threads compete
+                _restore = None
         _inside += 1
     try:
         yield
     finally:
         with _lock:
             _inside -= 1
-            if _inside == 0:
-                _limiter.restore_original_limits()
-                _limiter = None
+            if _inside == 0 and _restore is not None:
+                _restore.restore_original_limits()
+                _restore = None
 
 
 def map_chunks(function: Callable[[T], R], chunks: Sequence[T]) -> list[R]:

@@ -23,10 +23,15 @@ class Step:
     """One layer, ready to run."""
 
     name: str
+    """The layer's name."""
     type: str
+    """The layer's type."""
     inputs: tuple[str, ...]
+    """The blobs its kernel reads, in order."""
     outputs: tuple[str, ...]
+    """The blobs its kernel's results become, in order."""
     kernel: Kernel = attrs.field(eq=False, repr=False)
+    """The computation."""
     release: tuple[str, ...] = ()
     """Blobs nothing reads after this step, dropped to free memory."""
 
@@ -43,7 +48,9 @@ def plan(contexts: list[LayerContext], feeds: list[str], outputs: list[str]) -> 
     for ctx in contexts:
         for name in ctx.inputs:
             if name not in defined:
-                msg = f"layer '{ctx.name}' ({ctx.type}) reads '{name}', which no input or earlier layer defines"
+                msg = (
+                    f"layer '{ctx.name}' ({ctx.type}) reads '{name}', which no input or earlier layer defines"
+                )
                 raise InvalidModelError(msg)
         defined.update(ctx.outputs)
     needed, kept = set(outputs), []
@@ -109,8 +116,14 @@ def _folded_relus(kept: list[LayerContext], pinned: set[str]) -> dict[int, int]:
             continue
         source = ctx.inputs[0]
         conv = producer.get(source)
-        if (conv is not None and conv.type == "convolution" and not conv.params.isDeconvolution
-                and len(conv.outputs) == 1 and readers[source] == 1 and source not in pinned):
+        if (
+            conv is not None
+            and conv.type == "convolution"
+            and not conv.params.isDeconvolution
+            and len(conv.outputs) == 1
+            and readers[source] == 1
+            and source not in pinned
+        ):
             folded[id(ctx)] = id(conv)
     return folded
 

@@ -1,4 +1,4 @@
-"""Convolution and deconvolution kernels.
+"""Convolution kernels (deconvolution is in :mod:`.deconv`).
 
 Convolution runs channels-last: the input is viewed as ``(N, H, W, C)`` (``N = S * B``), padded
 with zeros, and unfolded (im2col) into ``(N * H_out * W_out, KH * KW * C)`` rows that a matrix
@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import DataError
 from ._base import Kernel, LayerContext, add_tiled, from_nhwc, pair, relu_inplace, tile_vector, to_nhwc
 from ._geometry import Window, pad, window
+from .deconv import deconvolution
 
 #: Rough size in bytes of the unfolded-input block handed to one matrix product (fits in L2).
 _BLOCK_BYTES = 1 << 20
@@ -39,10 +40,12 @@ def build_convolution(ctx: LayerContext) -> Kernel:
     groups = int(p.nGroups) or 1
     cout, kc = int(p.outputChannels), int(p.kernelChannels)
     if cout % groups or min(kh, kw, sh, sw, cout, kc) < 1:
-        raise ctx.invalid(f"{cout} output channels, {kc} kernel channels, {groups} groups, "
-                          f"kernel {kh}x{kw} and stride {sh}x{sw} do not fit together")
+        raise ctx.invalid(
+            f"{cout} output channels, {kc} kernel channels, {groups} groups, "
+            f"kernel {kh}x{kw} and stride {sh}x{sw} do not fit together"
+        )
     if p.isDeconvolution:
-        return _deconvolution(ctx, (kh, kw), (sh, sw), groups)
+        return deconvolution(ctx, (kh, kw), (sh, sw), groups)
     dh, dw = pair(p.dilationFactor, (1, 1))
     weights = ctx.weight("weights", p.weights, (cout, kc, kh, kw))
     bias = ctx.weight("bias", p.bias, (cout,)) if p.hasBias else None
@@ -89,8 +92,11 @@ class _Shape:
     """A convolution's kernel, dilation and stride, each ``(H, W)``."""
 
     kernel: tuple[int, int]
+    """Kernel height and width."""
     dilation: tuple[int, int]
+    """Dilation factors."""
     stride: tuple[int, int]
+    """Strides."""
 
 
 def _blocks(n: int, rows: int, row_bytes: int):
@@ -119,7 +125,9 @@ def _finisher(bias: np.ndarray | None, relu: bool):
     return finish
 
 
-def _unfold(x: np.ndarray, block: tuple[int, int, int, int], shape: _Shape, out_w: int, buffer: np.ndarray) -> None:
+def _unfold(
+    x: np.ndarray, block: tuple[int, int, int, int], shape: _Shape, out_w: int, buffer: np.ndarray
+) -> None:
     """Copy the im2col rows of one block of a padded ``(N, H, W, C)`` input into ``buffer``.
 
     ``buffer`` is C-contiguous ``(rows, width)``; the rows fill its first ``KH * KW * C``
@@ -134,7 +142,13 @@ def _unfold(x: np.ndarray, block: tuple[int, int, int, int], shape: _Shape, out_
     s0, s1, s2, s3 = x.strides
     row = buffer.strides[0]
     dims = (i1 - i0, r1 - r0, out_w, kh, kw, c)
-    cols = np.ndarray(dims, np.float32, buffer, 0, ((r1 - r0) * out_w * row, out_w * row, row, kw * c * item, c * item, item))
+    cols = np.ndarray(
+        dims,
+        np.float32,
+        buffer,
+        0,
+        ((r1 - r0) * out_w * row, out_w * row, row, kw * c * item, c * item, item),
+    )
     start = i0 * s0 + r0 * sh * s1
     if dw == 1:
         view = np.ndarray((*dims[:4], kw * c), np.float32, x, start, (s0, s1 * sh, s2 * sw, s1 * dh, s3))
@@ -229,81 +243,8 @@ def _depthwise(taps: np.ndarray, shape: _Shape, finish):
             for j in range(kw):
                 columns = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
                 out += x[:, rows, columns, :, np.newaxis] * taps[i * kw + j]
-        out = out.reshape(n, oh, ow, groups * multiplier)
-        finish(out.reshape(-1, groups * multiplier))
-        return out
+        result = out.reshape(n, oh, ow, groups * multiplier)
+        finish(result.reshape(-1, groups * multiplier))
+        return result
 
     return product
-
-
-def _deconvolution(ctx: LayerContext, kernel: tuple[int, int], stride: tuple[int, int],
-                   groups: int) -> Kernel:
-    """Transposed convolution: scatter each input pixel's ``KH x KW`` patch, then crop.
-
-    The uncropped output is ``(H - 1) * stride + KH`` high. ``valid`` padding crops its
-    ``paddingAmounts``; ``same`` padding crops to ``H * stride``, the larger half at the bottom
-    (``BOTTOM_RIGHT_HEAVY``) or top (``TOP_LEFT_HEAVY``). With ``outputShape`` the crop starts
-    where the padding says and the output has exactly that size (zeros plus bias past the end).
-    """
-    p = ctx.params
-    (kh, kw), (sh, sw) = kernel, stride
-    cout, kc = int(p.outputChannels), int(p.kernelChannels)
-    weights = ctx.weight("weights", p.weights, (kc, cout // groups, kh, kw))
-    bias = ctx.weight("bias", p.bias, (cout,)) if p.hasBias else None
-    if kc % groups:
-        raise ctx.invalid(f"{kc} kernel channels do not split into {groups} groups")
-    cig, cog = kc // groups, cout // groups
-    # (Cin, C_out/G, KH, KW) -> (G, Cin/G, KH * KW * C_out/G)
-    matrix = weights.reshape(groups, cig, cog, kh, kw).transpose(0, 1, 3, 4, 2)
-    matrix = np.ascontiguousarray(matrix.reshape(groups, cig, kh * kw * cog))
-    kind = p.WhichOneof("ConvolutionPaddingType")
-    shape = pair(p.outputShape, (0, 0)) if len(p.outputShape) else None
-    where = f"layer '{ctx.name}' (deconvolution)"
-
-    def deconvolution(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        x = inputs[0]
-        s, b, c, h, w = x.shape
-        if c != kc:
-            msg = f"{where}: expected {kc} input channels (got {c})"
-            raise DataError(msg)
-        n = s * b
-        flat = to_nhwc(x).reshape(n * h * w, groups, cig).transpose(1, 0, 2)
-        patches = np.matmul(flat, matrix).reshape(groups, n, h, w, kh, kw, cog)
-        full_h, full_w = (h - 1) * sh + kh, (w - 1) * sw + kw
-        full = np.zeros((n, full_h, full_w, groups, cog), dtype=np.float32)
-        for i in range(kh):
-            rows = slice(i, i + (h - 1) * sh + 1, sh)
-            for j in range(kw):
-                columns = slice(j, j + (w - 1) * sw + 1, sw)
-                full[:, rows, columns] += patches[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
-        top, left, out_h, out_w = _deconv_crop(kind, getattr(p, kind) if kind else None, shape,
-                                               (h, w), (full_h, full_w), stride)
-        out = np.zeros((n, out_h, out_w, cout), dtype=np.float32)
-        kept_h, kept_w = max(0, min(out_h, full_h - top)), max(0, min(out_w, full_w - left))
-        out[:, :kept_h, :kept_w] = full.reshape(n, full_h, full_w, cout)[
-            :, top : top + kept_h, left : left + kept_w]
-        if bias is not None:
-            out += bias
-        return [from_nhwc(out, s, b)]
-
-    return deconvolution
-
-
-def _deconv_crop(kind, padding, shape, size, full, stride) -> tuple[int, int, int, int]:
-    """``(top, left, out_h, out_w)`` of a deconvolution's crop of its uncropped output."""
-    if kind == "same":
-        heavy = int(padding.asymmetryMode) == 1
-        target = shape or (size[0] * stride[0], size[1] * stride[1])
-        starts = []
-        for total in (max(0, full[0] - target[0]), max(0, full[1] - target[1])):
-            small = total // 2
-            starts.append(total - small if heavy else small)
-        return starts[0], starts[1], target[0], target[1]
-    top = bottom = left = right = 0
-    if kind == "valid" and len(padding.paddingAmounts.borderAmounts):
-        from ._base import borders
-
-        top, bottom, left, right = borders(padding.paddingAmounts)
-    if shape:
-        return top, left, shape[0], shape[1]
-    return top, left, full[0] - top - bottom, full[1] - left - right

@@ -29,17 +29,16 @@ def build_reduce(ctx: LayerContext) -> Kernel:
     if name == "ARGMAX" and len(axes) != 1:
         raise ctx.invalid(f"ARGMAX reduces one axis, not {_AXIS_NAMES[axis_code]}")
     epsilon = np.float32(p.epsilon or 1e-6)
-    keep = {"axis": axes, "keepdims": True}
     functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        "SUM": lambda x: x.sum(**keep, dtype=np.float32),
-        "AVG": lambda x: x.mean(**keep, dtype=np.float32),
-        "PROD": lambda x: x.prod(**keep, dtype=np.float32),
-        "LOGSUM": lambda x: np.log(x + epsilon).sum(**keep, dtype=np.float32),
-        "SUMSQUARE": lambda x: np.square(x).sum(**keep, dtype=np.float32),
-        "L1": lambda x: np.abs(x).sum(**keep, dtype=np.float32),
-        "L2": lambda x: np.sqrt(np.square(x).sum(**keep, dtype=np.float32)),
-        "MAX": lambda x: x.max(**keep),
-        "MIN": lambda x: x.min(**keep),
+        "SUM": lambda x: x.sum(axis=axes, keepdims=True, dtype=np.float32),
+        "AVG": lambda x: x.mean(axis=axes, keepdims=True, dtype=np.float32),
+        "PROD": lambda x: x.prod(axis=axes, keepdims=True, dtype=np.float32),
+        "LOGSUM": lambda x: np.log(x + epsilon).sum(axis=axes, keepdims=True, dtype=np.float32),
+        "SUMSQUARE": lambda x: np.square(x).sum(axis=axes, keepdims=True, dtype=np.float32),
+        "L1": lambda x: np.abs(x).sum(axis=axes, keepdims=True, dtype=np.float32),
+        "L2": lambda x: np.sqrt(np.square(x).sum(axis=axes, keepdims=True, dtype=np.float32)),
+        "MAX": lambda x: x.max(axis=axes, keepdims=True),
+        "MIN": lambda x: x.min(axis=axes, keepdims=True),
         "ARGMAX": lambda x: x.argmax(axis=axes[0], keepdims=True).astype(np.float32),
     }
     function = functions[name]

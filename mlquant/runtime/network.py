@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,6 @@ __all__ = ["Network"]
 _CHUNK_BYTES = 1 << 20
 
 
-
 class Network:
     """A numpy executor of a Core ML NeuralNetwork model: Core ML's arithmetic on any platform.
 
@@ -47,7 +47,7 @@ class Network:
             parameters that contradict the format.
     """
 
-    def __init__(self, model: Model, *, float16: bool = False) -> None:
+    def __init__(self, model: Model, float16: bool = False) -> None:
         spec = _network_model(model.spec)
         kind = spec.WhichOneof("Type")
         network = getattr(spec, kind)
@@ -61,8 +61,10 @@ class Network:
 
     def __repr__(self) -> str:
         precision = "float16" if self._float16 else "float32"
-        return (f"<Network {len(self._steps)} layers, {precision}, inputs {list(self.input_names)}, "
-                f"outputs {list(self.output_names)}>")
+        return (
+            f"<Network {len(self._steps)} layers, {precision}, inputs {list(self.input_names)}, "
+            f"outputs {list(self.output_names)}>"
+        )
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -93,7 +95,9 @@ class Network:
         checked = self._check(feeds)
         batch = next(iter(checked.values())).shape[0] if checked else 1
         size = batch if not self._chunked else max(1, min(batch, self._chunk_items(checked)))
-        chunks = [{name: x[start : start + size] for name, x in checked.items()} for start in range(0, batch, size)]
+        chunks = [
+            {name: x[start : start + size] for name, x in checked.items()} for start in range(0, batch, size)
+        ]
         parts = map_chunks(self._execute, chunks)
         if len(parts) == 1:
             return parts[0]
@@ -195,13 +199,18 @@ def _contexts(network: Any, read: Any) -> list[LayerContext]:
         if kind not in KERNELS:
             detail = f" (class {layer.custom.className})" if kind == "custom" else ""
             known = ", ".join(sorted(KERNELS))
-            msg = (f"layer '{layer.name}' ({kind or 'no type'}){detail}: the reference runtime cannot "
-                   f"run this layer type (it runs {known})")
+            msg = (
+                f"layer '{layer.name}' ({kind or 'no type'}){detail}: the reference runtime cannot "
+                f"run this layer type (it runs {known})"
+            )
             raise UnsupportedLayerError(msg)
         ctx = LayerContext(
-            name=layer.name, type=kind, params=getattr(layer, kind),
-            inputs=tuple(layer.input), outputs=tuple(layer.output),
-            read=lambda field, wp, shape, _l=layer.name, _k=kind: read(_l, _k, field, wp, shape),
+            name=layer.name,
+            type=kind,
+            params=getattr(layer, kind),
+            inputs=tuple(layer.input),
+            outputs=tuple(layer.output),
+            read=functools.partial(read, layer.name, kind),
         )
         built.append(ctx)
     return built

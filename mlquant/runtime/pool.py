@@ -63,12 +63,15 @@ def build_pooling(ctx: LayerContext) -> Kernel:
     return pooling
 
 
-def _separable(x: np.ndarray, win: Window, kernel: tuple[int, int], stride: tuple[int, int],
-               reduce: np.ufunc) -> np.ndarray:
-    """Reduce every window of a padded ``(N, H, W, C)`` array, along height then width."""
+def _separable(
+    x: np.ndarray, win: Window, kernel: tuple[int, int], stride: tuple[int, int], reduce: np.ufunc
+) -> np.ndarray:
+    """Reduce every window of a padded ``(N, H, W, C)`` array, along height then width.
+
+    Windows hanging past the end (includeLastPixel) just have fewer rows or columns to reduce.
+    """
     (kh, kw), (sh, sw) = kernel, stride
     oh, ow = win.out_h, win.out_w
-    # Windows hanging past the end (includeLastPixel) just have fewer rows or columns to reduce.
     rows = [x[:, i : i + (oh - 1) * sh + 1 : sh] for i in range(kh)]  # whole rows: long contiguous runs
     tall = rows[0].copy()
     for row in rows[1:]:
@@ -82,8 +85,9 @@ def _separable(x: np.ndarray, win: Window, kernel: tuple[int, int], stride: tupl
     return out
 
 
-def _counts(win: Window, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
-            exclude: bool) -> np.ndarray:
+def _counts(
+    win: Window, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int], exclude: bool
+) -> np.ndarray:
     """How many cells each average window divides by, as an ``(H_out, W_out)`` array."""
 
     def axis(out: int, before: int, length: int, after: int, k: int, s: int) -> np.ndarray:

@@ -23,14 +23,16 @@ def build_padding(ctx: LayerContext) -> Kernel:
     if kind == "constant":
         value = np.float32(p.constant.value)
         return lambda inputs: [np.pad(inputs[0], widths, mode="constant", constant_values=value)]
-    mode = "reflect" if kind == "reflection" else "edge"
+    reflect = kind == "reflection"
 
     def padding(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = inputs[0]
-        if mode == "reflect" and (max(top, bottom) >= x.shape[3] or max(left, right) >= x.shape[4]):
-            msg = f"{where}: reflection padding {top, bottom, left, right} needs more than {x.shape[3:]} pixels"
+        if reflect and (max(top, bottom) >= x.shape[3] or max(left, right) >= x.shape[4]):
+            msg = (
+                f"{where}: reflection padding {top, bottom, left, right} needs more than {x.shape[3:]} pixels"
+            )
             raise DataError(msg)
-        return [np.pad(x, widths, mode=mode)]
+        return [np.pad(x, widths, mode="reflect") if reflect else np.pad(x, widths, mode="edge")]
 
     return padding
 
