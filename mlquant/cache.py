@@ -12,18 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from . import __version__
 from ._files import atomic_write
 from .data import ImageFolder
 from .errors import DataError
-from .evaluate import Evaluation
+from .evaluate import Evaluation, Evaluator
 from .model import Model
 from .results import evaluation_from_dict, evaluation_to_dict
 
-__all__ = ["EvaluationCache", "data_fingerprint", "model_fingerprint"]
+__all__ = ["CachingEvaluator", "EvaluationCache", "data_fingerprint", "model_fingerprint"]
+
+#: ``(label, done, total)`` progress callbacks.
+Progress = Callable[[str, int, int], None]
 
 
 def model_fingerprint(model: Model) -> str:
@@ -68,13 +74,78 @@ class EvaluationCache:
         """The cached evaluation, or None (a damaged entry counts as missing)."""
         if self.folder is None:
             return None
-        path = self.folder / f"{key}.json"
+        stored = self.get_json(key)
         try:
-            return evaluation_from_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, DataError):
+            return None if stored is None else evaluation_from_dict(stored)
+        except DataError:
             return None
 
     def put(self, key: str, evaluation: Evaluation) -> None:
         """Store an evaluation (atomically)."""
+        self.put_json(key, evaluation_to_dict(evaluation))
+
+    def get_json(self, key: str) -> Any:
+        """Any JSON value stored under ``key``, or None."""
+        if self.folder is None:
+            return None
+        try:
+            return json.loads((self.folder / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def put_json(self, key: str, value: Any) -> None:
+        """Store a JSON value under ``key`` (atomically)."""
         if self.folder is not None:
-            atomic_write(self.folder / f"{key}.json", json.dumps(evaluation_to_dict(evaluation)))
+            atomic_write(self.folder / f"{key}.json", json.dumps(value))
+
+
+class CachingEvaluator:
+    """An :class:`~mlquant.Evaluator` that evaluates each distinct model once.
+
+    Identical models (same fingerprint) share one evaluation within a run, and the cache
+    carries evaluations across runs.
+
+    Args:
+        evaluator: What evaluates.
+        store: Where evaluations are kept between runs.
+        report: Progress callback ``(label, done, total)``.
+    """
+
+    def __init__(self, evaluator: Evaluator, store: EvaluationCache, report: Progress | None = None) -> None:
+        self.evaluator = evaluator
+        self.store = store
+        self.report = report or (lambda label, done, total: None)
+        self.data_key = data_fingerprint(evaluator.data) if store.folder is not None else ""
+        self.seen: dict[str, Evaluation] = {}
+        self.spent = 0
+
+    def evaluate(
+        self,
+        model: Model,
+        name: str,
+        *,
+        reference: Evaluation | None = None,
+        stop: Callable[[Evaluation], bool] | None = None,
+        fingerprint: str | None = None,
+    ) -> Evaluation:
+        """Evaluate ``model`` unless an identical one was (completely, or partly when stopping early).
+
+        Args:
+            model: The model.
+            name: Its name in the result.
+            reference: Passed to :meth:`Evaluator.evaluate`.
+            stop: Passed to :meth:`Evaluator.evaluate`; a partial result may then be reused.
+            fingerprint: ``model_fingerprint(model)``, if already known.
+        """
+        fingerprint = fingerprint or model_fingerprint(model)
+        key = self.store.key(fingerprint, self.data_key, self.evaluator.setup) if self.store.folder else ""
+        known = self.seen.get(fingerprint) or (self.store.get(key) if key else None)
+        if known is not None and (known.complete or stop is not None):
+            return attrs.evolve(known, name=name, size_bytes=model.size_bytes)
+        self.evaluator.progress = lambda done, total: self.report(f"evaluating {name}", done, total)
+        result = self.evaluator.evaluate(model, reference=reference, name=name, stop=stop)
+        self.spent += len(result.files)
+        self.seen[fingerprint] = result
+        if key:
+            self.store.put(key, result)
+        return result

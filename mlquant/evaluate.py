@@ -34,16 +34,22 @@ __all__ = ["Confusion", "Evaluation", "Evaluator"]
 Progress = Callable[[int, int], None]
 
 
+def _frozen(value: Any, dtype: Any) -> np.ndarray:
+    array = np.array(value, dtype=dtype)
+    array.setflags(write=False)
+    return array
+
+
 def _indices(value: Any) -> np.ndarray:
-    return np.asarray(value, dtype=np.int32)
+    return _frozen(value, np.int32)
 
 
 def _optional_indices(value: Any) -> np.ndarray | None:
-    return None if value is None else np.asarray(value, dtype=np.int32)
+    return None if value is None else _frozen(value, np.int32)
 
 
 def _scores(value: Any) -> np.ndarray:
-    return np.asarray(value, dtype=np.float32)
+    return _frozen(value, np.float32)
 
 
 @attrs.frozen
@@ -136,8 +142,9 @@ class Evaluation:
         rows = {index[c]: r for r, c in enumerate(self.classes)}
         matrix = np.zeros((len(self.classes), len(self.classes) + 1), dtype=np.int64)
         if self.truth is not None:
-            for truth, predicted in zip(self.truth, self.predictions):
-                matrix[rows[int(truth)], rows.get(int(predicted), len(self.classes))] += 1
+            column = np.full(len(self.labels), len(self.classes))
+            column[list(rows)] = list(rows.values())
+            np.add.at(matrix, (column[self.truth], column[self.predictions]), 1)
         return Confusion(self.classes, matrix)
 
     def prediction_shares(self) -> dict[str, float]:

@@ -42,6 +42,7 @@ import attrs
 import numpy as np
 
 from .backends import Backend, default_backend
+from .cache import CachingEvaluator, EvaluationCache, model_fingerprint
 from .data import ImageFolder
 from .errors import SettingsError
 from .evaluate import Evaluation, Evaluator
@@ -50,7 +51,7 @@ from .plan import QuantizationPlan, quantize
 from .preprocess import Preprocessing
 from .quantizers import Float16Quantizer, KMeansLUTQuantizer, Quantizer
 from .rewrite import move_mean_image
-from .select import Selector
+from .select import Candidate, Selector
 
 __all__ = ["DEFAULT_OPTIONS", "LayerSensitivity", "MixedPrecisionPlan", "search_mixed_precision"]
 
@@ -124,6 +125,7 @@ def search_mixed_precision(
     backend: Backend | None = None,
     preprocessing: Preprocessing = Preprocessing(),
     batch_size: int = 32,
+    cache: EvaluationCache | None = None,
     progress: Progress | None = None,
 ) -> MixedPrecisionPlan:
     """Find a per-layer plan that minimises the model's bytes within the tolerance.
@@ -144,6 +146,7 @@ def search_mixed_precision(
         backend: What runs the models (Core ML on macOS, the reference runtime elsewhere).
         preprocessing: How images are scaled and cropped.
         batch_size: Inputs per backend call.
+        cache: Where evaluations and sensitivities are kept between runs (a sweep passes its own).
         progress: Called with ``(label, done, total)``.
 
     Returns:
@@ -164,17 +167,24 @@ def search_mixed_precision(
     work = move_mean_image(original) if mean_image else original
     calibration, validation = data.split(calibration_share, seed=seed)
     tolerance = Selector(max_mean_drop, max_class_drop, metric)
-    check = Evaluator(calibration, backend=backend, preprocessing=preprocessing, batch_size=batch_size)
-    base = check.evaluate(original, name="float")
-
-    sensitivity = _sensitivities(work, check, list(options), probe_inputs, report)
+    store = cache or EvaluationCache(None)
+    check = CachingEvaluator(Evaluator(calibration, backend=backend, preprocessing=preprocessing,
+                                       batch_size=batch_size), store, report)
+    base = check.evaluate(original, "float")
+    recipe = {"options": [o.name for o in options], "probes": [p.name for p in _PROBES], "inputs": probe_inputs}
+    key = store.key(model_fingerprint(work), f"{check.data_key}:{recipe}", check.evaluator.setup) if store.folder else ""
+    sensitivity = _load_sensitivities(store.get_json(key)) if key else None
+    if sensitivity is None:
+        sensitivity = _sensitivities(work, check.evaluator, list(options), probe_inputs, report)
+        if key:
+            store.put_json(key, [attrs.asdict(s) for s in sensitivity])
     family = _plans(sensitivity)
     plans = [_plan(sensitivity, choice, list(options), mean_image) for choice in family]
     verdicts: dict[int, Evaluation | None] = {}
 
     def passes(index: int) -> bool:
         report("verifying plans", len(verdicts), math.ceil(math.log2(len(plans))) + 1)
-        result = check.evaluate(quantize(original, plans[index]), reference=base, name="mixed")
+        result = check.evaluate(quantize(original, plans[index]), "mixed", reference=base)
         ok = (result.top1_agreement or 0.0) >= min_agreement and tolerance.select(base, [_as_candidate(result)]).chosen is not None
         verdicts[index] = result if ok else None
         return ok
@@ -188,14 +198,15 @@ def search_mixed_precision(
             low = middle + 1
     chosen = plans[low]
     small = quantize(original, chosen)
-    calibrated = verdicts.get(low) or check.evaluate(small, reference=base, name="mixed")
-    held_out = Evaluator(validation, backend=backend, preprocessing=preprocessing, batch_size=batch_size)
-    base_validation = held_out.evaluate(original, name="float")
+    calibrated = verdicts.get(low) or check.evaluate(small, "mixed", reference=base)
+    held_out = CachingEvaluator(Evaluator(validation, backend=backend, preprocessing=preprocessing,
+                                          batch_size=batch_size), store, report)
+    base_validation = held_out.evaluate(original, "float")
     return attrs.evolve(
         chosen,
         sensitivity=tuple(sensitivity),
         calibration=calibrated,
-        validation=held_out.evaluate(small, reference=base_validation, name="mixed"),
+        validation=held_out.evaluate(small, "mixed", reference=base_validation),
         baseline_calibration=base,
         baseline_validation=base_validation,
         size_bytes=small.size_bytes,
@@ -204,9 +215,7 @@ def search_mixed_precision(
     )
 
 
-def _as_candidate(evaluation: Evaluation):  # type: ignore[no-untyped-def]
-    from .select import Candidate
-
+def _as_candidate(evaluation: Evaluation) -> Candidate:
     return Candidate(evaluation.name, evaluation.size_bytes, evaluation, "mixed")
 
 
@@ -242,6 +251,20 @@ def _sensitivities(
                                        tuple(divergences), tuple(measured)))
     report("measuring sensitivity", len(layers), len(layers))
     return result
+
+
+def _load_sensitivities(stored: object) -> list[LayerSensitivity] | None:
+    """Sensitivities from the cache, or None if there are none (or they are damaged)."""
+    if not isinstance(stored, list):
+        return None
+    try:
+        return [
+            LayerSensitivity(str(item["layer"]), tuple(item["options"]), tuple(item["nbytes"]), tuple(item["error"]),
+                             tuple(item["divergence"]), tuple(item["measured"]))
+            for item in stored
+        ]
+    except (TypeError, KeyError):
+        return None
 
 
 def _probabilities(scores: np.ndarray) -> np.ndarray:

@@ -18,8 +18,8 @@ from . import _text
 from ._files import atomic_write
 from .errors import DataError
 from .evaluate import Evaluation
-from .results import CsvRow, evaluation_from_dict, evaluation_to_dict, write_csv
 from .mixed import MixedPrecisionPlan
+from .results import CsvRow, evaluation_from_dict, evaluation_to_dict, write_csv
 from .select import Assessment, Candidate, Selection, Selector
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from pathlib import Path
 import attrs
 
 from .backends import Backend
-from .cache import EvaluationCache, data_fingerprint, model_fingerprint
+from .cache import CachingEvaluator, EvaluationCache
 from .data import ImageFolder
 from .errors import DataError, SettingsError
 from .evaluate import Evaluation, Evaluator
@@ -143,47 +143,24 @@ def sweep(
         _check_out_dir(out, data.root)
     report = progress or _silent
     evaluator = Evaluator(data, backend=backend, preprocessing=preprocessing, batch_size=batch_size)
-    runner = _Runner(evaluator, EvaluationCache(out / ".cache" if out is not None and cache else None), report)
+    runner = CachingEvaluator(evaluator, EvaluationCache(out / ".cache" if out is not None and cache else None), report)
 
-    baseline = runner.evaluate(model, "float", model_fingerprint(model))
-    models = {}
-    for i, entry in enumerate(entries):
-        report("quantizing", i, len(entries))
-        models[entry.name] = quantize(model, entry.quantizer, select=select)
-        if out is not None:
-            models[entry.name].save(out / "models" / f"{entry.name}.mlmodel")
-    report("quantizing", len(entries), len(entries))
-
-    def hopeless(partial: Evaluation) -> bool:
-        return selector.hopeless(baseline, partial) is not None
-
-    evaluations: dict[str, Evaluation | None] = {e.name: None for e in entries}
-    order = sorted(entries, key=lambda e: (models[e.name].size_bytes, SIMPLICITY.get(e.method, 9), e.name)) if fast else entries
-    limit: int | None = None
-    for entry in order:
-        candidate = models[entry.name]
-        if limit is not None and candidate.size_bytes > limit:
-            break
-        evaluation = runner.evaluate(candidate, entry.name, model_fingerprint(candidate), baseline, hopeless if fast else None)
-        evaluations[entry.name] = evaluation
-        passes = fast and evaluation.complete and limit is None
-        if passes and selector.select(baseline, [_candidate(entry, candidate, evaluation, out)]).chosen is not None:
-            limit = candidate.size_bytes
-
+    baseline = runner.evaluate(model, "float")
+    models = _quantize_grid(model, entries, select, out, report)
+    evaluations = _evaluate_grid(runner, entries, models, baseline, selector, fast)
     candidates = tuple(_candidate(e, models[e.name], evaluations[e.name], out) for e in entries)
     plan = None
     if mixed:
         plan = search_mixed_precision(
             model, data, max_mean_drop=selector.max_mean_drop, max_class_drop=selector.max_class_drop,
             metric=selector.metric, backend=evaluator.backend, preprocessing=preprocessing,
-            batch_size=batch_size, progress=report,
+            batch_size=batch_size, cache=runner.store, progress=report,
         )
         small = quantize(model, plan)
         if out is not None:
             small.save(out / "models" / "mixed.mlmodel")
-        entry = GridEntry("mixed", plan, "mixed")
-        evaluation = runner.evaluate(small, "mixed", model_fingerprint(small), baseline)
-        candidates = (*candidates, _candidate(entry, small, evaluation, out))
+        evaluation = runner.evaluate(small, "mixed", reference=baseline)
+        candidates = (*candidates, _candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
     result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, plan)
     if out is not None:
         from .report import write_sweep_report
@@ -192,41 +169,54 @@ def sweep(
     return result
 
 
+def _quantize_grid(
+    model: Model, entries: Sequence[GridEntry], select: LayerSelector | None, out: Path | None, report: Progress
+) -> dict[str, Model]:
+    """Every candidate model, saved under ``out/models`` when there is an output folder."""
+    models = {}
+    for i, entry in enumerate(entries):
+        report("quantizing", i, len(entries))
+        models[entry.name] = quantize(model, entry.quantizer, select=select)
+        if out is not None:
+            models[entry.name].save(out / "models" / f"{entry.name}.mlmodel")
+    report("quantizing", len(entries), len(entries))
+    return models
+
+
+def _evaluate_grid(
+    runner: CachingEvaluator,
+    entries: Sequence[GridEntry],
+    models: dict[str, Model],
+    baseline: Evaluation,
+    selector: Selector,
+    fast: bool,
+) -> dict[str, Evaluation | None]:
+    """Evaluate every candidate; with ``fast``, smallest first, stopping hopeless ones and the search."""
+    evaluations: dict[str, Evaluation | None] = {e.name: None for e in entries}
+    if not fast:
+        for entry in entries:
+            evaluations[entry.name] = runner.evaluate(models[entry.name], entry.name, reference=baseline)
+        return evaluations
+
+    def hopeless(partial: Evaluation) -> bool:
+        return selector.hopeless(baseline, partial) is not None
+
+    order = sorted(entries, key=lambda e: (models[e.name].size_bytes, SIMPLICITY.get(e.method, 9), e.name))
+    limit: int | None = None
+    for entry in order:
+        candidate = models[entry.name]
+        if limit is not None and candidate.size_bytes > limit:
+            break
+        evaluation = runner.evaluate(candidate, entry.name, reference=baseline, stop=hopeless)
+        evaluations[entry.name] = evaluation
+        single = Candidate(entry.name, candidate.size_bytes, evaluation, entry.method, entry.nbits)
+        if limit is None and evaluation.complete and selector.select(baseline, [single]).chosen is not None:
+            limit = candidate.size_bytes
+    return evaluations
+
+
 def _silent(label: str, done: int, total: int) -> None:
     """A progress callback that shows nothing."""
-
-
-class _Runner:
-    """Evaluates candidates once each: in this run (by fingerprint) and across runs (the cache)."""
-
-    def __init__(self, evaluator: Evaluator, store: EvaluationCache, report: Progress) -> None:
-        self.evaluator = evaluator
-        self.store = store
-        self.report = report
-        self.data_key = data_fingerprint(evaluator.data) if store.folder is not None else ""
-        self.seen: dict[str, Evaluation] = {}
-        self.spent = 0
-
-    def evaluate(
-        self,
-        model: Model,
-        name: str,
-        fingerprint: str,
-        reference: Evaluation | None = None,
-        stop: Callable[[Evaluation], bool] | None = None,
-    ) -> Evaluation:
-        """Evaluate ``model`` unless an identical model already was (complete, or partial when stopping early)."""
-        key = self.store.key(fingerprint, self.data_key, self.evaluator.setup) if self.store.folder else ""
-        known = self.seen.get(fingerprint) or (self.store.get(key) if key else None)
-        if known is not None and (known.complete or stop is not None):
-            return attrs.evolve(known, name=name, size_bytes=model.size_bytes)
-        self.evaluator.progress = lambda done, total: self.report(f"evaluating {name}", done, total)
-        result = self.evaluator.evaluate(model, reference=reference, name=name, stop=stop)
-        self.spent += len(result.files)
-        self.seen[fingerprint] = result
-        if key:
-            self.store.put(key, result)
-        return result
 
 
 def _candidate(entry: GridEntry, model: Model, evaluation: Evaluation | None, out: Path | None) -> Candidate:

@@ -12,6 +12,7 @@ import mlquant
 from mlquant import _coreml
 from mlquant.data import ImageFolder
 from mlquant.errors import DataError, UnsupportedLayerError
+from mlquant.backends import ReferenceBackend
 from mlquant.evaluate import Evaluator
 from mlquant.results import read_csv, read_json, row_of, write_csv, write_json
 
@@ -150,3 +151,90 @@ class TestBadInput:
         data = ImageFolder(folder, label_map={"cat": "a", "hot_dog": "c"})
         with pytest.raises(DataError, match="multi-array of shape \\(12,\\); .* holds no .npy files"):
             Evaluator(data, backend=ByRed()).evaluate(mlquant.Model(mlp_classifier()))
+
+
+def linear_classifier(size: int, channels: int, color_space: int, preprocessing: dict) -> tuple[mlquant.Model, np.ndarray]:
+    """flatten -> innerProduct -> softmax over an image input; returns the model and its weights."""
+    _coreml.coremltools()
+    from coremltools.models import datatypes
+    from coremltools.models.neural_network import NeuralNetworkBuilder
+
+    inputs = channels * size * size
+    weights = np.random.default_rng(channels + color_space).normal(scale=0.05, size=(3, inputs)).astype(np.float32)
+    builder = NeuralNetworkBuilder([("image", datatypes.Array(channels, size, size))], [("probs", None)], mode="classifier")
+    builder.add_flatten("flat", 0, "image", "flat")
+    builder.add_inner_product("fc", weights, None, inputs, 3, False, "flat", "logits")
+    builder.add_softmax("softmax", "logits", "probs")
+    builder.set_class_labels(["x", "y", "z"], prediction_blob="probs")
+    spec = builder.spec
+    image = spec.description.input[0].type.imageType
+    image.width, image.height, image.colorSpace = size, size, color_space
+    step = spec.neuralNetworkClassifier.preprocessing.add()
+    step.featureName = "image"
+    if "mean" in preprocessing:
+        step.meanImage.meanImage.extend(preprocessing["mean"].ravel())
+    else:
+        for key, value in preprocessing.items():
+            setattr(step.scaler, key, value)
+    return mlquant.Model(spec), weights
+
+
+class TestHandComputedForwardPass:
+    @pytest.mark.parametrize(
+        ("channels", "space", "preprocessing"),
+        [
+            (3, 20, {"channelScale": 1 / 255, "redBias": -0.5, "greenBias": 0.25, "blueBias": 0.1}),
+            (3, 30, {"mean": np.arange(3 * 5 * 5, dtype=np.float32).reshape(3, 5, 5)}),
+            (1, 10, {"channelScale": 2 / 255, "grayBias": -1.0}),
+        ],
+        ids=["rgb-scaler", "bgr-mean-image", "grayscale-scaler"],
+    )
+    def test_image_models(self, tmp_path: Path, channels: int, space: int, preprocessing: dict) -> None:
+        """Image models score what a hand-written forward pass over the image files' pixels gives."""
+        model, weights = linear_classifier(5, channels, space, preprocessing)
+        rng = np.random.default_rng(9)
+        (tmp_path / "x").mkdir()
+        rgb = rng.integers(0, 256, size=(6, 5, 5, 3), dtype=np.uint8)
+        for i, pixels in enumerate(rgb):
+            Image.fromarray(pixels, "RGB").save(tmp_path / "x" / f"{i}.png")
+        result = Evaluator(tmp_path, backend=ReferenceBackend()).evaluate(model)
+        for i, pixels in enumerate(rgb):
+            if channels == 1:
+                planes = np.asarray(Image.fromarray(pixels, "RGB").convert("L"), np.float64)[None]
+            else:
+                planes = pixels.transpose(2, 0, 1).astype(np.float64)[::-1 if space == 30 else 1]
+            if "mean" in preprocessing:
+                x = planes - preprocessing["mean"]
+            elif channels == 1:
+                x = planes * preprocessing["channelScale"] + preprocessing["grayBias"]
+            else:
+                bias = np.array([preprocessing["redBias"], preprocessing["greenBias"], preprocessing["blueBias"]])
+                x = planes * preprocessing["channelScale"] + bias[:, None, None]
+            logits = weights.astype(np.float64) @ x.ravel()
+            probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+            row = result.files.index(f"x/{i}.png")
+            assert result.predictions[row] == probs.argmax()
+            assert result.confidence[row] == pytest.approx(probs.max(), rel=1e-5)
+
+    def test_multiarray_model_reads_npy(self, tmp_path: Path) -> None:
+        """A multi-array model scores .npy inputs as a hand-written forward pass does."""
+        from tests._models import mlp_classifier
+
+        spec = mlp_classifier()
+        model = mlquant.Model(spec)
+        layers = spec.neuralNetworkClassifier.layers
+        w1 = np.array(layers[0].innerProduct.weights.floatValue, np.float64).reshape(16, 12)
+        b1 = np.array(layers[0].innerProduct.bias.floatValue, np.float64)
+        w2 = np.array(layers[2].innerProduct.weights.floatValue, np.float64).reshape(4, 16)
+        b2 = np.array(layers[2].innerProduct.bias.floatValue, np.float64)
+        (tmp_path / "a").mkdir()
+        vectors = np.random.default_rng(4).normal(size=(5, 12))
+        for i, vector in enumerate(vectors):
+            np.save(tmp_path / "a" / f"{i}.npy", vector)
+        result = Evaluator(tmp_path, backend=ReferenceBackend()).evaluate(model)
+        for i, vector in enumerate(vectors):
+            logits = w2 @ np.maximum(w1 @ vector + b1, 0) + b2
+            probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+            row = result.files.index(f"a/{i}.npy")
+            assert result.predictions[row] == probs.argmax()
+            assert result.confidence[row] == pytest.approx(probs.max(), rel=1e-5)

@@ -120,3 +120,21 @@ class TestSearch:
         assert "\nmixed," in csv_text and ",plan" in csv_text.splitlines()[0]
         report = (tmp_path / "report.md").read_text()
         assert "## Mixed precision" in report and "| validation |" in report
+
+    def test_rerun_uses_the_cache(self, demo, tmp_path: Path) -> None:
+        """With a cache, searching again runs no model and finds the same plan."""
+        from mlquant.cache import EvaluationCache
+
+        class Counting(ReferenceBackend):
+            calls = 0
+
+            def predict(self, model, inputs):  # type: ignore[no-untyped-def]
+                Counting.calls += 1
+                return super().predict(model, inputs)
+
+        cache = EvaluationCache(tmp_path / "cache")
+        first = mlquant.search_mixed_precision(demo.model, demo.data, backend=Counting(), cache=cache)
+        assert Counting.calls > 0
+        Counting.calls = 0
+        second = mlquant.search_mixed_precision(demo.model, demo.data, backend=Counting(), cache=cache)
+        assert Counting.calls == 0 and second.per_layer == first.per_layer
