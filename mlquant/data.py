@@ -2,8 +2,9 @@
 
 ``ImageFolder(root)`` reads ``root/<class>/*`` as labelled data, or a flat folder of files as
 unlabelled data (then only agreement with a reference model can be measured). Labelled
-inputs are ordered round-robin across classes, so any prefix (an early-stopped evaluation)
-is a stratified sample. Hidden files,
+inputs are shuffled within each class (a fixed order, seeded by the class's name) and taken
+round-robin across classes, so any prefix (an early-stopped evaluation) is a stratified
+random sample. Hidden files,
 files that are not images and images that cannot be decoded are skipped and reported with
 their reasons; ``strict=True`` makes everything but hidden files an error. Each input is
 decoded and preprocessed once per input size and option set, in parallel, and the pixels are
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -212,12 +214,19 @@ def _scan(root: Path) -> tuple[tuple[Sample, ...], tuple[Skipped, ...]]:
                 skipped.append(Skipped(entry, reason))
         per_class: list[list[Sample]] = []
         for folder in folders:
-            per_class.append([])
-            _collect(sorted(folder.rglob("*")), folder.name, per_class[-1], skipped)
+            found: list[Sample] = []
+            _collect(sorted(folder.rglob("*")), folder.name, found, skipped)
+            per_class.append(_shuffled(found, folder.name))
         samples = _interleave(per_class)
     else:
         _collect(entries, None, samples, skipped)
     return tuple(samples), tuple(skipped)
+
+
+def _shuffled(samples: list[Sample], folder: str) -> list[Sample]:
+    """A class's samples in a fixed pseudo-random order (seeded by the folder's name)."""
+    order = np.random.default_rng(zlib.crc32(folder.encode())).permutation(len(samples))
+    return [samples[i] for i in order]
 
 
 def _interleave(groups: list[list[Sample]]) -> list[Sample]:

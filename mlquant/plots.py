@@ -40,10 +40,23 @@ def _save(figure: Any, path: Path) -> Path:
 
 
 def size_vs_accuracy(selection: Selection, path: Path) -> Path:
-    """Draw size against the class-averaged metric, with tolerance band, frontier and choice."""
+    """Draw size against the class-averaged metric: every candidate, and a zoom on the tolerance band."""
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(8, 5))
+    figure, (whole, zoom) = plt.subplots(1, 2, figsize=(12, 5))
     rows = [r for r in selection.rows if r.value is not None and r.status != "stopped early"]
+    for axes in (whole, zoom):
+        _draw(axes, selection, rows)
+    band = selection.selector.max_mean_drop or 1.0
+    values = [r.value for r in rows if r.value is not None]
+    zoom.set_ylim(selection.baseline - 4 * band, max([selection.baseline, *values]) + band / 2)
+    whole.set_title("Size against accuracy")
+    zoom.set_title("Near the float model")
+    whole.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _draw(axes: Any, selection: Selection, rows: list[Any]) -> None:
     scale, unit = (1e6, "MB") if selection.baseline_bytes >= 1e6 else (1e3, "KB")
     for method in dict.fromkeys(r.candidate.method for r in rows):
         points = [r for r in rows if r.candidate.method == method]
@@ -64,11 +77,7 @@ def size_vs_accuracy(selection: Selection, path: Path) -> Path:
                          edgecolors="red", linewidths=2, zorder=4, label=f"chosen: {row.candidate.name}")
     axes.set_xlabel(f"model size ({unit})")
     axes.set_ylabel(f"mean class {selection.selector.metric} (%)")
-    axes.set_title("Size against accuracy")
     axes.grid(True, alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
-    return _save(figure, path)
 
 
 def per_class_heatmap(selection: Selection, path: Path) -> Path:

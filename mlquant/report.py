@@ -201,7 +201,7 @@ def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool) -> st
     if selection.indistinguishable:
         lines += ["", "## Not distinguishable on this data", "",
                   "With a few hundred inputs a few images decide a point; these neighbours differ by less than the data can show (exact McNemar test, p > 0.05):", ""]
-        lines += [f"- {a} and {b} (p = {p:.2f})" for a, b, p in selection.indistinguishable]
+        lines += [f"- {a} and {b} (p = {p:.3f})" for a, b, p in selection.indistinguishable]
     lines += ["", "## Per-class " + metric, "", *_per_class_markdown(baseline, selection)]
     lines += ["", "## How this was measured", "", *_provenance(baseline)]
     lines += ["", "## Plots", ""]

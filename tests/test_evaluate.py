@@ -10,9 +10,9 @@ from PIL import Image
 
 import mlquant
 from mlquant import _coreml
+from mlquant.backends import ReferenceBackend
 from mlquant.data import ImageFolder
 from mlquant.errors import DataError, UnsupportedLayerError
-from mlquant.backends import ReferenceBackend
 from mlquant.evaluate import Evaluator
 from mlquant.results import read_csv, read_json, row_of, write_csv, write_json
 
