@@ -19,7 +19,7 @@ from ._files import atomic_write
 from .errors import DataError
 from .evaluate import Evaluation
 from .mixed import MixedPrecisionPlan
-from .results import CsvRow, evaluation_from_dict, evaluation_to_dict, write_csv
+from .results import CsvRow, evaluation_from_dict, evaluation_to_dict, read_payload, write_csv
 from .select import Assessment, Candidate, Selection, Selector
 
 if TYPE_CHECKING:
@@ -100,17 +100,7 @@ def read_sweep(path: str | os.PathLike[str]) -> tuple[Evaluation, list[Candidate
     Raises:
         DataError: The file is missing or is not a sweep's results.
     """
-    try:
-        payload = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        msg = f"no results file at {path}"
-        raise DataError(msg) from None
-    except (OSError, ValueError) as error:
-        msg = f"{path} is not readable JSON ({error})"
-        raise DataError(msg) from None
-    if not isinstance(payload, dict) or payload.get("format") != "mlquant-sweep":
-        msg = f"{path} is not a sweep's results.json (no 'format': 'mlquant-sweep')"
-        raise DataError(msg)
+    payload = read_payload(path, "mlquant-sweep")
     candidates = [
         Candidate(
             c["name"], c["size_bytes"],

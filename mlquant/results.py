@@ -87,11 +87,11 @@ def write_json(evaluations: Iterable[Evaluation], path: str | os.PathLike[str]) 
     return atomic_write(path, json.dumps(payload, indent=1) + "\n")
 
 
-def read_json(path: str | os.PathLike[str]) -> list[Evaluation]:
-    """Read evaluations written by :func:`write_json`.
+def read_payload(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
+    """Read an mlquant JSON file whose ``format`` is ``kind``.
 
     Raises:
-        DataError: The file is missing or is not an mlquant evaluations file.
+        DataError: The file is missing, is not JSON, or is not that kind of file.
     """
     try:
         payload = json.loads(Path(path).read_text())
@@ -101,10 +101,19 @@ def read_json(path: str | os.PathLike[str]) -> list[Evaluation]:
     except (OSError, ValueError) as error:
         msg = f"{path} is not readable JSON ({error})"
         raise DataError(msg) from None
-    if not isinstance(payload, dict) or payload.get("format") != "mlquant-evaluations":
-        msg = f"{path} is not an mlquant results file (no 'format': 'mlquant-evaluations')"
+    if not isinstance(payload, dict) or payload.get("format") != kind:
+        msg = f"{path} is not an mlquant {kind} file (no 'format': '{kind}')"
         raise DataError(msg)
-    return [evaluation_from_dict(item) for item in payload["evaluations"]]
+    return payload
+
+
+def read_json(path: str | os.PathLike[str]) -> list[Evaluation]:
+    """Read evaluations written by :func:`write_json`.
+
+    Raises:
+        DataError: The file is missing or is not an mlquant evaluations file.
+    """
+    return [evaluation_from_dict(item) for item in read_payload(path, "mlquant-evaluations")["evaluations"]]
 
 
 @attrs.frozen

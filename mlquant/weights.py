@@ -178,12 +178,7 @@ class LinearWeights(QuantizedWeights):
         return math.ceil(self.indices.size * self.nbits / 8) + 8 * len(self.scale)
 
     def dequantize(self) -> np.ndarray:
-        shape = [1] * self.indices.ndim
-        if len(self.scale) > 1 and self.axis is not None:
-            shape[self.axis] = len(self.scale)
-        scale = self.scale.reshape(shape)
-        bias = self.bias.reshape(shape)
-        return self.indices.astype(np.float32) * scale + bias
+        return _affine(self.indices, self.scale, self.bias, self.axis)
 
 
 @attrs.frozen(eq=False)
@@ -342,6 +337,11 @@ def _linear(
             f"(got {len(scale)} scales, {len(bias)} biases)"
         )
         raise InvalidModelError(msg)
+    return _affine(indices, scale, bias, axis)
+
+
+def _affine(indices: np.ndarray, scale: np.ndarray, bias: np.ndarray, axis: int | None) -> np.ndarray:
+    """``scale * q + bias`` in float32, the scale and bias running along ``axis`` when there are several."""
     shape = [1] * indices.ndim
     if len(scale) > 1 and axis is not None:
         shape[axis] = len(scale)
