@@ -231,24 +231,22 @@ def _sensitivities(
     for done, weight in enumerate(layers):
         report("measuring sensitivity", done, len(layers))
         values = model.read(weight)
-        names, sizes, errors, divergences, measured = ["float32"], [weight.nbytes], [0.0], [0.0], [True]
+        quantized = {q.name: q.quantize(values, channel_axis=weight.channel_axis) for q in (*options, *_PROBES)}
+        errors = {name: float(np.sum((q.dequantize().astype(np.float64) - values) ** 2)) for name, q in quantized.items()}
         probes = {}
         for probe in _PROBES:
-            single = QuantizationPlan(per_layer={weight.layer: probe})
-            scores = _probabilities(backend.predict(quantize(model, single), inputs))
-            probes[probe.name] = (_error(probe, values, weight.channel_axis), _kl(reference, scores))
+            scores = _probabilities(backend.predict(model.replace({weight.index: quantized[probe.name]}), inputs))
+            probes[probe.name] = (errors[probe.name], _kl(reference, scores))
         fit = _power_law(*probes.values())
-        for option in options:
-            quantized = option.quantize(values, channel_axis=weight.channel_axis)
-            error = float(np.sum((quantized.dequantize().astype(np.float64) - values) ** 2))
-            names.append(option.name)
-            sizes.append(quantized.nbytes)
-            errors.append(error)
-            known = probes.get(option.name)
-            divergences.append(known[1] if known else fit(error))
-            measured.append(known is not None)
-        result.append(LayerSensitivity(weight.layer, tuple(names), tuple(sizes), tuple(errors),
-                                       tuple(divergences), tuple(measured)))
+        names = [o.name for o in options]
+        result.append(LayerSensitivity(
+            layer=weight.layer,
+            options=("float32", *names),
+            nbytes=(weight.nbytes, *(quantized[n].nbytes for n in names)),
+            error=(0.0, *(errors[n] for n in names)),
+            divergence=(0.0, *(probes[n][1] if n in probes else fit(errors[n]) for n in names)),
+            measured=(True, *(n in probes for n in names)),
+        ))
     report("measuring sensitivity", len(layers), len(layers))
     return result
 
@@ -277,11 +275,6 @@ def _probabilities(scores: np.ndarray) -> np.ndarray:
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.mean(np.sum(p * (np.log(p) - np.log(q)), axis=1)))
-
-
-def _error(quantizer: Quantizer, values: np.ndarray, axis: int | None) -> float:
-    restored = quantizer.quantize(values, channel_axis=axis).dequantize()
-    return float(np.sum((restored.astype(np.float64) - values) ** 2))
 
 
 def _power_law(first: tuple[float, float], second: tuple[float, float]) -> Callable[[float], float]:

@@ -21,7 +21,7 @@ from . import _coreml, _nn
 from . import weights as codec
 from ._files import atomic_write
 from .errors import InvalidModelError, ModelNotFoundError, OverwriteError, UnsupportedModelError
-from .validate import problems
+from .validate import slot_problems
 
 __all__ = ["LayerSummary", "Model", "WeightInfo", "load"]
 
@@ -112,7 +112,7 @@ class Model:
         self._slots = _nn.slots(spec)
         self._cache: dict[int, np.ndarray] = {}
         self._weights = tuple(_info(i, slot) for i, slot in enumerate(self._slots))
-        found = problems(spec)
+        found = slot_problems(self._slots)
         if found:
             where = f"{self._path}: " if self._path else ""
             msg = f"{where}{found[0]}" + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")

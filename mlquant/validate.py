@@ -27,8 +27,13 @@ def problems(spec: Any) -> list[str]:
     Returns:
         One message per problem, each naming the layer and field.
     """
+    return slot_problems(_nn.slots(spec))
+
+
+def slot_problems(slots: list[_nn.Slot]) -> list[str]:
+    """:func:`problems` for weights already enumerated."""
     found: list[str] = []
-    for slot in _nn.slots(spec):
+    for slot in slots:
         problem = _problem(slot)
         if problem:
             found.append(f"{slot.where}: {problem}")
