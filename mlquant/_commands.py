@@ -11,6 +11,7 @@ import attrs
 from . import _text
 from .backends import Backend, CoreMLBackend, ReferenceBackend, default_backend
 from .data import ImageFolder
+from .errors import SettingsError
 from .evaluate import Evaluation, Evaluator
 from .model import load
 from .plan import LayerSelector, quantize
@@ -149,7 +150,14 @@ def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool, 
 
 def _grid(args: argparse.Namespace) -> tuple[GridEntry, ...]:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    widths = [int(n) for n in args.nbits.split(",") if n.strip()]
+    try:
+        widths = [int(n) for n in args.nbits.split(",") if n.strip()]
+    except ValueError:
+        msg = f"--nbits takes comma-separated whole numbers, e.g. 8,6,4 (got {args.nbits!r})"
+        raise SettingsError(msg) from None
+    if not methods or not widths:
+        msg = "--methods and --nbits each need at least one value"
+        raise SettingsError(msg)
     return default_grid(methods, widths)
 
 
@@ -185,6 +193,9 @@ def demo(args: argparse.Namespace) -> int:
 
     bar = ProgressBar(enabled=False if args.quiet or args.json else None)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        msg = f"--out {out} is a file; the demo needs a folder to write into"
+        raise SettingsError(msg)
     files = build_digits_demo(out)
     if not args.json:
         print(f"built {files.model} (held-out accuracy {files.test_accuracy:.1%}) and {files.data}/<digit>/*.png")

@@ -12,6 +12,7 @@ would expect, so ``except FileNotFoundError`` keeps working::
     ├── QuantizationError         (ValueError)         weights or tables that cannot be quantized
     ├── SettingsError             (ValueError)         an invalid option or argument
     ├── OverwriteError            (FileExistsError)    a save that would clobber the input model
+    ├── OutputError               (OSError)            an output file that cannot be written
     └── DataError                 (ValueError)         image folders and inputs that cannot be used
 
 Messages say what was expected, what came in, and where.
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidModelError",
     "MlquantError",
     "ModelNotFoundError",
+    "OutputError",
     "OverwriteError",
     "QuantizationError",
     "SettingsError",
@@ -62,6 +64,10 @@ class SettingsError(MlquantError, ValueError):
 
 class OverwriteError(MlquantError, FileExistsError):
     """Saving would overwrite the file the model was loaded from."""
+
+
+class OutputError(MlquantError, OSError):
+    """An output file or folder cannot be written (a folder in the way, no permission, a full disk)."""
 
 
 class DataError(MlquantError, ValueError):

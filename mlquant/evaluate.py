@@ -23,7 +23,7 @@ import numpy as np
 from . import __version__
 from .backends import Backend, default_backend
 from .data import Batch, ImageFolder, Skipped, resolve_labels
-from .errors import DataError
+from .errors import DataError, SettingsError
 from .model import Model
 from .preprocess import Preprocessing
 from .signature import ImageInput, signature
@@ -176,6 +176,9 @@ class Evaluator:
         self.data = data if isinstance(data, ImageFolder) else ImageFolder(data)
         self.backend = backend or default_backend()
         self.preprocessing = preprocessing
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            msg = f"Evaluator: batch_size must be a whole number >= 1 (got {batch_size!r})"
+            raise SettingsError(msg)
         self.batch_size = batch_size
         self.progress = progress
 

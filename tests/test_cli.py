@@ -167,3 +167,23 @@ class TestDemo:
         assert result.returncode == 0, result.stderr
         assert "held-out accuracy" in result.stdout and "chosen: " in result.stdout
         assert (tmp_path / "demo" / "sweep" / "report.md").is_file()
+
+
+class TestMoreBadInput:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["sweep", "MODEL", "--data", "DATA", "--nbits", "x"], "--nbits takes comma-separated whole numbers"),
+            (["evaluate", "MODEL", "--data", "DATA", "--batch-size", "0"], "batch_size must be a whole number >= 1"),
+            (["quantize", "MODEL", "-o", "DATA"], "it is a folder"),
+            (["demo", "--out", "MODEL"], "is a file; the demo needs a folder"),
+            (["select", "MODEL"], "is not readable JSON"),
+        ],
+    )
+    def test_one_line_and_exit_code_2(self, demo_files, args: list[str], message: str) -> None:
+        """Wrong numbers, a folder where a file goes, and a model given as results are one line, exit 2."""
+        before = demo_files.model.read_bytes()
+        swap = {"MODEL": str(demo_files.model), "DATA": str(demo_files.data)}
+        result = run_cli(*[swap.get(a, a) for a in args])
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+        assert demo_files.model.read_bytes() == before

@@ -27,5 +27,5 @@ class TestPackage:
         assert issubclass(mlquant.ModelNotFoundError, FileNotFoundError)
         assert issubclass(mlquant.UnsupportedLayerError, NotImplementedError)
         for name in ("DataError", "InvalidModelError", "QuantizationError", "SettingsError", "OverwriteError",
-                     "UnsupportedModelError", "UnsupportedLayerError", "ModelNotFoundError"):
+                     "UnsupportedModelError", "UnsupportedLayerError", "ModelNotFoundError", "OutputError"):
             assert issubclass(getattr(mlquant, name), mlquant.MlquantError)
