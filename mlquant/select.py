@@ -164,9 +164,9 @@ class Selector:
         sample (inputs are visited interleaved across classes, in an order unrelated to their
         content), so the candidate's final hits are bounded exactly by hypergeometric tails:
         the float model's known hits, plus a bound on the candidate's gains (right where the
-        float model is wrong) less one on its losses among the inputs still to come. When every class has as many inputs, the class mean is the overall
-        rate, which is also bounded over all inputs at once, far tighter than averaging the
-        classes. All bounds hold together with probability at least ``1 - alpha``
+        float model is wrong) less one on its losses among the inputs still to come. When
+        every class has as many inputs, the class mean is the overall rate, which is also
+        bounded over all inputs at once, far tighter than averaging the classes. All bounds hold together with probability at least ``1 - alpha``
         (Bonferroni), so a stop is wrong with probability below ``alpha`` at each check.
         """
         base_hits = self._hits(baseline, baseline)
@@ -176,7 +176,7 @@ class Selector:
         index = np.array([position[f] for f in partial.files], dtype=np.int64)
         seen[index] = True
         hits[index] = self._hits(baseline, partial)
-        groups = self._groups(baseline)
+        groups = _groups(baseline, baseline.classes)
         level = alpha / (2 * max(1, len(groups)) + 2)
         base, best = {}, {}
         for c, members in groups.items():
@@ -195,13 +195,6 @@ class Selector:
             return f"the mean cannot do better than a {mean_drop:.1f}-point drop"
         return None
 
-    def _groups(self, baseline: Evaluation) -> dict[str, np.ndarray]:
-        """Each scored class's inputs in ``baseline`` (all inputs as one group without labels)."""
-        if baseline.truth is None:
-            return {"all inputs": np.ones(len(baseline.files), dtype=bool)}
-        index = {label: i for i, label in enumerate(baseline.labels)}
-        return {c: baseline.truth == index[c] for c in baseline.classes}
-
     def _hits(self, baseline: Evaluation, evaluation: Evaluation) -> np.ndarray:
         if self.metric == "accuracy":
             if evaluation.truth is None:
@@ -214,14 +207,7 @@ class Selector:
 
     def _class_counts(self, baseline: Evaluation, evaluation: Evaluation) -> dict[str, tuple[int, int]]:
         hits = self._hits(baseline, evaluation)
-        if evaluation.truth is None:
-            return {"all inputs": (int(hits.sum()), len(hits))}
-        index = {label: i for i, label in enumerate(evaluation.labels)}
-        counts = {}
-        for c in baseline.classes:
-            members = evaluation.truth == index[c]
-            counts[c] = (int(hits[members].sum()), int(members.sum()))
-        return counts
+        return {c: (int(hits[m].sum()), int(m.sum())) for c, m in _groups(evaluation, baseline.classes).items()}
 
     def _class_values(self, baseline: Evaluation, evaluation: Evaluation) -> dict[str, float]:
         return {c: 100 * h / n for c, (h, n) in self._class_counts(baseline, evaluation).items() if n}
@@ -273,9 +259,7 @@ class Selector:
             return None
         base_hits = self._hits(baseline, baseline).astype(float)
         hits = self._hits(baseline, evaluation).astype(float)
-        groups = [np.ones(len(hits), bool)] if evaluation.truth is None else [
-            evaluation.truth == i for i in {int(t) for t in evaluation.truth}]
-        diffs = [base_hits[g] - hits[g] for g in groups]
+        diffs = [base_hits[g] - hits[g] for g in _groups(evaluation, baseline.classes).values() if g.any()]
         mean = float(np.mean([d.mean() for d in diffs]))
         half = _stats.Z95 * float(np.sqrt(sum(d.var() / len(d) for d in diffs))) / len(diffs)
         return (100 * (mean - half), 100 * (mean + half))
@@ -290,6 +274,14 @@ class Selector:
             if p > 0.05 and smaller.value != larger.value:
                 pairs.append((smaller.candidate.name, larger.candidate.name, round(p, 3)))
         return tuple(pairs)
+
+
+def _groups(evaluation: Evaluation, classes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each class's inputs in ``evaluation``, as masks (all inputs as one group without labels)."""
+    if evaluation.truth is None:
+        return {"all inputs": np.ones(len(evaluation.files), dtype=bool)}
+    index = {label: i for i, label in enumerate(evaluation.labels)}
+    return {c: evaluation.truth == index[c] for c in classes}
 
 
 def _best_hits(base_hits: np.ndarray, hits: np.ndarray, seen: np.ndarray, members: np.ndarray, level: float) -> int:
