@@ -62,3 +62,11 @@ def one_layer(
 def normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
     """Standard normal float32 values."""
     return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def add_convolution(b: Any, weights: np.ndarray, *, input_name: str = "x", output_name: str = "c") -> None:
+    """Add a stride-1, valid, bias-free convolution whose weights are in the builder's (kH, kW, Cin, Cout) layout."""
+    kh, kw, cin, cout = weights.shape
+    b.add_convolution("conv", cin, cout, kh, kw, 1, 1, "valid", 1, weights, None, False,
+                      input_name=input_name, output_name=output_name)
+

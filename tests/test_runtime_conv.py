@@ -164,22 +164,7 @@ class TestConvolution:
         x, w = rm.normal(rng, 1, 2, 5, 5), rm.normal(rng, 3, 2, 3, 3)
 
         def add(b):
-            b.add_convolution(
-                "conv",
-                2,
-                3,
-                3,
-                3,
-                1,
-                1,
-                "valid",
-                1,
-                w.transpose(2, 3, 1, 0),
-                None,
-                False,
-                input_name="x",
-                output_name="c",
-            )
+            rm.add_convolution(b, w.transpose(2, 3, 1, 0))
             b.add_activation("relu", "RELU", "c", "r")
             b.add_elementwise("sum", ["c", "r"], "out", "ADD")
 

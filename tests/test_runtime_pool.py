@@ -261,22 +261,7 @@ class TestGlobalPooling:
         x, w = rm.normal(rng, 2, 3, 6, 6), rm.normal(rng, 3, 4)
 
         def add(b):
-            b.add_convolution(
-                "conv",
-                3,
-                4,
-                1,
-                1,
-                1,
-                1,
-                "valid",
-                1,
-                w.reshape(1, 1, 3, 4),
-                None,
-                False,
-                input_name="x",
-                output_name="c",
-            )
+            rm.add_convolution(b, w.reshape(1, 1, 3, 4))
             b.add_pooling("pool", 0, 0, 1, 1, "AVERAGE", "VALID", "c", "out", is_global=True)
 
         got = rm.one_layer(add, x)

@@ -33,22 +33,7 @@ class TestConcat:
         w = rm.normal(RNG, 4, 3)
 
         def add(b):
-            b.add_convolution(
-                "conv",
-                4,
-                3,
-                1,
-                1,
-                1,
-                1,
-                "valid",
-                1,
-                w.reshape(1, 1, 4, 3),
-                None,
-                False,
-                input_name="x",
-                output_name="c",
-            )
+            rm.add_convolution(b, w.reshape(1, 1, 4, 3))
             b.add_elementwise("cat", ["c", "x", "c"], "out", "CONCAT")
 
         got = rm.one_layer(add, X)
@@ -93,22 +78,7 @@ class TestFlattenAndReshape:
         w = rm.normal(RNG, 4, 3)
 
         def add(b):
-            b.add_convolution(
-                "conv",
-                4,
-                3,
-                1,
-                1,
-                1,
-                1,
-                "valid",
-                1,
-                w.reshape(1, 1, 4, 3),
-                None,
-                False,
-                input_name="x",
-                output_name="c",
-            )
+            rm.add_convolution(b, w.reshape(1, 1, 4, 3))
             b.add_flatten("flat", 0, "c", "out")
 
         got = rm.one_layer(add, X)
