@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 import mlquant
-from mlquant import _coreml, _nn
-from mlquant.quantizers import from_name
-from mlquant.weights import decode
+from mlquant import _coreml
+from mlquant.formats.neuralnetwork import layout as _nn
+from mlquant.formats.neuralnetwork.codec import decode
+from mlquant.quantize import from_name
 
 FOOD = Path(__file__).resolve().parents[2] / "shared" / "food" / "food.mlmodel"
 WIDTHS = (16, 8, 7, 6, 5, 4, 3, 2, 1)

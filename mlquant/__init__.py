@@ -1,6 +1,6 @@
 """mlquant: make Core ML models small without losing accuracy.
 
-Quantize a NeuralNetwork model's weights with pluggable strategies, measure every candidate's
+Quantize a Core ML model's weights with pluggable strategies, measure every candidate's
 per-class accuracy on labelled images, and pick the smallest model whose accuracy drop stays
 inside your tolerance.
 
@@ -14,10 +14,7 @@ inside your tolerance.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .backends import Backend, CoreMLBackend, ReferenceBackend, default_backend
-from .data import ImageFolder
+from ._version import __version__ as __version__
 from .errors import (
     DataError,
     InvalidModelError,
@@ -30,23 +27,41 @@ from .errors import (
     UnsupportedLayerError,
     UnsupportedModelError,
 )
-from .evaluate import Evaluation, Evaluator
-from .mixed import MixedPrecisionPlan, search_mixed_precision
-from .model import LayerSummary, Model, WeightInfo, load
-from .plan import LayerSelector, QuantizationPlan, dequantize, quantize
-from .preprocess import Preprocessing
-from .quantizers import (
+from .evaluate import (
+    Backend,
+    CoreMLBackend,
+    Evaluation,
+    Evaluator,
+    ImageFolder,
+    Preprocessing,
+    ReferenceBackend,
+    default_backend,
+)
+from .formats import LayerSummary, Model, NeuralNetworkModel, WeightInfo, load, problems
+from .quantize import (
     Float16Quantizer,
     KMeansLUTQuantizer,
+    LayerSelector,
     LinearLUTQuantizer,
     LinearQuantizer,
     LUTQuantizer,
+    QuantizationPlan,
     Quantizer,
+    dequantize,
+    quantize,
 )
 from .select import Candidate, Selection, Selector
-from .sweep import GridEntry, SweepResult, default_grid, sweep
-from .validate import problems
-from .weights import Float16Weights, LinearWeights, LUTWeights, QuantizedWeights
+from .weights import (
+    Float16Weights,
+    LinearWeights,
+    LUTWeights,
+    PerBlock,
+    PerChannel,
+    PerGroupedChannel,
+    PerTensor,
+    QuantizedWeights,
+)
+from .workflow import GridEntry, MixedPrecisionPlan, SweepResult, default_grid, search_mixed_precision, sweep
 
 __all__ = [
     "Backend",
@@ -72,8 +87,13 @@ __all__ = [
     "MlquantError",
     "Model",
     "ModelNotFoundError",
+    "NeuralNetworkModel",
     "OutputError",
     "OverwriteError",
+    "PerBlock",
+    "PerChannel",
+    "PerGroupedChannel",
+    "PerTensor",
     "Preprocessing",
     "QuantizationError",
     "QuantizationPlan",

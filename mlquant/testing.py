@@ -19,7 +19,7 @@ import attrs
 import numpy as np
 
 from .errors import QuantizationError
-from .quantizers import Quantizer
+from .quantize import Quantizer
 from .weights import QuantizedWeights
 
 __all__ = ["check_quantizer", "sample_tensors"]

@@ -69,7 +69,7 @@ def run_node(
 
 
 def _weights(wp: Any, shape: tuple[int, ...]) -> np.ndarray:
-    from mlquant.weights import decode
+    from mlquant.formats.neuralnetwork.codec import decode
 
     return decode(wp, shape, None, "onnx export")
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 
 import mlquant
-from mlquant.backends import Backend, CoreMLBackend, ReferenceBackend, default_backend
 from mlquant.errors import SettingsError, UnsupportedModelError
+from mlquant.evaluate.backends import Backend, CoreMLBackend, ReferenceBackend, default_backend
 
 ON_MAC = platform.system() == "Darwin"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    from mlquant.demo import build_digits_demo
+    from mlquant.workflow.demo import build_digits_demo
 
     return build_digits_demo(tmp_path_factory.mktemp("backend-demo"))
 

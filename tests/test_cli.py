@@ -104,7 +104,7 @@ class TestErrors:
 
 @pytest.fixture(scope="module")
 def demo_files(tmp_path_factory: pytest.TempPathFactory):
-    from mlquant.demo import build_digits_demo
+    from mlquant.workflow.demo import build_digits_demo
 
     return build_digits_demo(tmp_path_factory.mktemp("cli-demo"))
 

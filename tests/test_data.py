@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mlquant.data import ImageFolder, resolve_labels
 from mlquant.errors import DataError
-from mlquant.preprocess import Preprocessing
-from mlquant.signature import ArrayInput, ImageInput
+from mlquant.evaluate.data import ImageFolder, resolve_labels
+from mlquant.evaluate.preprocess import Preprocessing
+from mlquant.evaluate.signature import ArrayInput, ImageInput
 
 RGB8 = ImageInput("image", 8, 8, "RGB")
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import mlquant
-from mlquant.demo import DemoFiles, build_digits_demo
+from mlquant.workflow.demo import DemoFiles, build_digits_demo
 
 LABELS = [str(d) for d in range(10)]
 ALLOWED_LAYERS = {"flatten", "innerProduct", "activation", "softmax", "convolution", "pooling"}
@@ -149,8 +149,8 @@ class TestIndependentCheck:
 
     def test_reference_runtime_agrees_with_test_accuracy(self, demo: DemoFiles) -> None:
         """mlquant's reference backend, reading the PNGs through the scaler, gets the same accuracy."""
-        from mlquant.backends import ReferenceBackend
         from mlquant.evaluate import Evaluator
+        from mlquant.evaluate.backends import ReferenceBackend
 
         evaluation = Evaluator(demo.data, backend=ReferenceBackend()).evaluate(mlquant.load(demo.model))
         assert evaluation.accuracy == demo.test_accuracy

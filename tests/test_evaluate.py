@@ -10,11 +10,11 @@ from PIL import Image
 
 import mlquant
 from mlquant import _coreml
-from mlquant.backends import ReferenceBackend
-from mlquant.data import ImageFolder
 from mlquant.errors import DataError, UnsupportedLayerError
 from mlquant.evaluate import Evaluator
-from mlquant.results import read_csv, read_json, row_of, write_csv, write_json
+from mlquant.evaluate.backends import ReferenceBackend
+from mlquant.evaluate.data import ImageFolder
+from mlquant.evaluate.results import read_csv, read_json, row_of, write_csv, write_json
 
 LABELS = ["cat", "dog", "hot dog", "pizza"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import mlquant
-from mlquant.backends import ReferenceBackend
-from mlquant.results import read_csv, write_csv
+from mlquant.evaluate.backends import ReferenceBackend
+from mlquant.evaluate.results import read_csv, write_csv
 
 
 @pytest.fixture(scope="module")

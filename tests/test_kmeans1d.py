@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mlquant._kmeans1d import kmeans_1d
+from mlquant.quantize._kmeans1d import kmeans_1d
 
 
 def brute_force(values: np.ndarray, k: int) -> float:

@@ -9,9 +9,8 @@ import pytest
 
 import mlquant
 from mlquant import _coreml
-from mlquant.backends import ReferenceBackend
 from mlquant.errors import SettingsError
-from mlquant.rewrite import move_mean_image
+from mlquant.evaluate.backends import ReferenceBackend
 from mlquant.runtime import Network
 
 
@@ -42,7 +41,7 @@ class TestMeanImageRewrite:
     def test_same_outputs_bit_for_bit(self) -> None:
         """The rewritten model computes exactly what the original does, with no mean image left."""
         model = mean_image_model()
-        moved = move_mean_image(model)
+        moved = model.with_preprocessing_as_weights()
         network = moved.spec.neuralNetworkClassifier
         assert not any(p.HasField("meanImage") for p in network.preprocessing)
         assert network.layers[0].WhichOneof("layer") == "bias" and list(network.layers[0].bias.shape) == [3, 6, 6]
@@ -69,13 +68,13 @@ class TestMeanImageRewrite:
         from tests._models import mlp_classifier
 
         model = mlquant.Model(mlp_classifier())
-        assert move_mean_image(model) is model
+        assert model.with_preprocessing_as_weights() is model
 
     def test_food_scores_unchanged_on_real_images(self, food_model: mlquant.Model, food_dir: Path) -> None:
         """On the real food images the rewrite gives the same scores as the original."""
         evaluator = mlquant.Evaluator(food_dir / "testing_data", backend=ReferenceBackend())
         pixels = evaluator.inputs(food_model).inputs[:48].astype(np.float32)
-        moved = move_mean_image(food_model)
+        moved = food_model.with_preprocessing_as_weights()
         assert moved.size_bytes - food_model.size_bytes < 200  # the same floats, in a layer now
         np.testing.assert_array_equal(Network(food_model).run({"data": pixels})["prob"],
                                       Network(moved).run({"data": pixels})["prob"])
@@ -83,7 +82,7 @@ class TestMeanImageRewrite:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    from mlquant.demo import build_digits_demo
+    from mlquant.workflow.demo import build_digits_demo
 
     return build_digits_demo(tmp_path_factory.mktemp("mixed-demo"))
 
@@ -123,7 +122,7 @@ class TestSearch:
 
     def test_rerun_uses_the_cache(self, demo, tmp_path: Path) -> None:
         """With a cache, searching again runs no model and finds the same plan."""
-        from mlquant.cache import EvaluationCache
+        from mlquant.evaluate.cache import EvaluationCache
 
         class Counting(ReferenceBackend):
             calls = 0

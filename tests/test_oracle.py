@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import mlquant
-from mlquant import _coreml, _nn
-from mlquant.quantizers import from_name
-from mlquant.weights import decode
+from mlquant import _coreml
+from mlquant.formats.neuralnetwork import layout as _nn
+from mlquant.formats.neuralnetwork.codec import decode
+from mlquant.quantize import from_name
 
 from . import _models
 

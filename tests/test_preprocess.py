@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from mlquant.errors import SettingsError
-from mlquant.preprocess import Preprocessing, to_pixels
-from mlquant.signature import ImageInput
+from mlquant.evaluate.preprocess import Preprocessing, to_pixels
+from mlquant.evaluate.signature import ImageInput
 
 
 def stripes(width: int, height: int) -> Image.Image:

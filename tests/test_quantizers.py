@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 
 import mlquant
 from mlquant.errors import QuantizationError, SettingsError
-from mlquant.quantizers import from_name
+from mlquant.quantize import from_name
 from mlquant.testing import check_quantizer
 
 BUILT_IN = [

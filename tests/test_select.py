@@ -6,10 +6,9 @@ import attrs
 import numpy as np
 import pytest
 
-from mlquant import _stats
 from mlquant.errors import SettingsError
 from mlquant.evaluate import Evaluation
-from mlquant.select import Candidate, Selector
+from mlquant.select import Candidate, Selector, _stats
 
 LABELS = ("apple", "banana", "cherry", "date")
 CLASSES = ("apple", "banana", "cherry")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import mlquant
-from mlquant.backends import ReferenceBackend
-from mlquant.demo import build_digits_demo
 from mlquant.errors import DataError
-from mlquant.report import read_sweep
-from mlquant.sweep import default_grid
+from mlquant.evaluate.backends import ReferenceBackend
+from mlquant.workflow.demo import build_digits_demo
+from mlquant.workflow.report import read_sweep
+from mlquant.workflow.sweep import default_grid
 
 
 @pytest.fixture(scope="module")

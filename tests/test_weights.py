@@ -12,16 +12,8 @@ from hypothesis.extra.numpy import arrays
 
 from mlquant import _coreml
 from mlquant.errors import InvalidModelError, QuantizationError
-from mlquant.weights import (
-    Float16Weights,
-    LinearWeights,
-    LUTWeights,
-    decode,
-    encode,
-    pack_indices,
-    storage_of,
-    unpack_indices,
-)
+from mlquant.formats.neuralnetwork.codec import decode, encode, storage_of
+from mlquant.weights import Float16Weights, LinearWeights, LUTWeights, pack_indices, unpack_indices
 
 
 def _weight_params():

@@ -1,8 +1,9 @@
-"""The reference runtime: a numpy executor of Core ML NeuralNetwork models.
+"""The reference runtime: numpy executors of Core ML models, one per format.
 
-Core ML predicts only on Apple platforms; this runtime runs the same layer arithmetic, as
-``NeuralNetwork.proto`` defines it, anywhere numpy does, so a model's accuracy (and a
-quantized model's accuracy) can be measured on Linux::
+Core ML predicts only on Apple platforms; these executors run the same arithmetic anywhere
+numpy does, so a model's accuracy (and a quantized model's accuracy) can be measured on Linux:
+
+* :mod:`.neuralnetwork`: NeuralNetwork layers, as ``NeuralNetwork.proto`` defines them.
 
     from mlquant.runtime import Network
 
@@ -13,8 +14,6 @@ See ``docs/runtime.md`` for the supported layers, the tensor layout and the know
 differences from Core ML.
 """
 
-from __future__ import annotations
-
-from .network import Network
+from .neuralnetwork import Network
 
 __all__ = ["Network"]

@@ -1,0 +1,209 @@
+"""What each ``mlquant`` subcommand does; :mod:`mlquant.cli` parses the arguments."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import attrs
+
+from .. import _text
+from ..errors import SettingsError
+from ..evaluate import (
+    Backend,
+    CoreMLBackend,
+    Evaluation,
+    Evaluator,
+    ImageFolder,
+    Preprocessing,
+    ReferenceBackend,
+    default_backend,
+)
+from ..evaluate.results import write_csv, write_json
+from ..formats import load
+from ..quantize import LayerSelector, from_name, quantize
+from ..select import Selection, Selector
+from ..workflow.report import read_sweep, summary_table
+from ..workflow.sweep import GridEntry, SweepResult, default_grid, sweep
+from .progress import ProgressBar
+
+EXIT_OK, EXIT_NO_CANDIDATE, EXIT_USAGE = 0, 1, 2
+
+
+def inspect(args: argparse.Namespace) -> int:
+    """``mlquant inspect``: a model's layers, weights and storage."""
+    model = load(args.model)
+    rows = model.layer_summary()
+    weight_bytes = sum(w.nbytes for w in model.weights)
+    if args.json:
+        layers = [attrs.asdict(r) for r in rows]
+        print(json.dumps({"model": str(args.model), "type": model.type, "size_bytes": model.size_bytes,
+                          "weight_bytes": weight_bytes, "layers": layers}, indent=2))
+        return EXIT_OK
+    print(f"{args.model}: {model.type}, {_text.size(model.size_bytes)} ({model.size_bytes:,} bytes)")
+    body = [(r.layer, r.layer_type, f"{r.count:,}", r.storage, r.nbits, f"{r.nbytes:,}") for r in rows]
+    print(_text.table(["layer", "type", "weights", "storage", "bits", "bytes"], body, right=(2, 4, 5)))
+    print(
+        f"\n{len(model.weights)} weight tensors, {sum(w.count for w in model.weights):,} values, "
+        f"{weight_bytes:,} bytes; {model.size_bytes - weight_bytes:,} bytes of the file are not weights"
+        " (mean image, labels, layer parameters)"
+    )
+    return EXIT_OK
+
+
+def selector_of(args: argparse.Namespace) -> LayerSelector:
+    """The layer selection the shared command-line options describe."""
+    return LayerSelector(layer_types=args.layer_type or None, names=args.only or (), exclude=args.exclude or (),
+                         min_count=args.min_count, biases=args.biases)
+
+
+def quantize_command(args: argparse.Namespace) -> int:
+    """``mlquant quantize``: one quantized model file."""
+    model = load(args.model)
+    quantizer = from_name(args.method, args.nbits)
+    name = f"{args.method}_{args.nbits}" if args.nbits != 16 else "float16"
+    output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}.mlmodel")
+    small = quantize(model, quantizer, select=selector_of(args))
+    small.save(output, overwrite=args.force)
+    if args.json:
+        print(json.dumps({"output": str(output), "quantizer": name, "size_bytes": small.size_bytes,
+                          "original_bytes": model.size_bytes}))
+    else:
+        ratio = small.size_bytes / model.size_bytes
+        print(f"wrote {output}: {_text.size(small.size_bytes)} ({ratio:.1%} of {_text.size(model.size_bytes)})")
+    return EXIT_OK
+
+
+def _backend(args: argparse.Namespace) -> Backend:
+    if args.backend == "coreml":
+        return CoreMLBackend(args.compute_units)
+    if args.backend == "reference" or args.float16:
+        return ReferenceBackend(float16=args.float16)
+    return default_backend()
+
+
+def _preprocessing(args: argparse.Namespace) -> Preprocessing:
+    return Preprocessing(crop=args.crop, resample=args.resample)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """``mlquant evaluate``: per-class accuracy of one or more models."""
+    bar = ProgressBar(enabled=False if args.quiet or args.json else None)
+    data = ImageFolder(args.data, strict=args.strict)
+    evaluator = Evaluator(data, backend=_backend(args), preprocessing=_preprocessing(args), batch_size=args.batch_size)
+    results: list[Evaluation] = []
+    reference = None
+    for path in args.models:
+        model = load(path)
+        label = f"evaluating {Path(path).stem}"
+
+        def show(done: int, total: int, label: str = label) -> None:
+            bar(label, done, total)
+
+        evaluator.progress = show
+        result = evaluator.evaluate(model, reference=reference)
+        reference = reference or result
+        results.append(result)
+    if args.csv:
+        write_csv(results, args.csv)
+    if args.json_out:
+        write_json(results, args.json_out)
+    if args.json:
+        print(json.dumps([{"model": r.name, "size_bytes": r.size_bytes, "per_class": r.per_class, "accuracy": r.accuracy,
+                           "mean_class_accuracy": r.mean_class_accuracy, "top1_agreement": r.top1_agreement,
+                           "top5_agreement": r.top5_agreement, "skipped": len(r.skipped)} for r in results], indent=2))
+        return EXIT_OK
+    classes = list(results[0].classes)
+    rows = [[r.name, _text.size(r.size_bytes), *[_pct(r.per_class.get(c)) for c in classes], _pct(r.accuracy),
+             _pct(r.mean_class_accuracy), _pct(r.top1_agreement)] for r in results]
+    headers = ["model", "size", *classes, "accuracy", "class mean", "agreement"]
+    print(_text.table(headers, rows, right=tuple(range(1, len(headers)))))
+    skipped = results[0].skipped
+    if skipped:
+        print(f"\n{len(skipped)} files skipped (e.g. {skipped[0].path.name}: {skipped[0].reason})")
+    return EXIT_OK
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _selector(args: argparse.Namespace) -> Selector:
+    return Selector(max_mean_drop=None if args.max_drop < 0 else args.max_drop,
+                    max_class_drop=None if args.max_class_drop < 0 else args.max_class_drop, metric=args.metric)
+
+
+def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool, **extra: object) -> int:
+    if as_json:
+        rows = [{"model": r.candidate.name, "size_bytes": r.candidate.size_bytes, "value": r.value, "drop": r.drop,
+                 "worst_class": r.worst_class, "worst_drop": r.worst_drop, "status": r.status, "reasons": list(r.reasons)}
+                for r in selection.rows]
+        print(json.dumps({"chosen": selection.chosen.name if selection.chosen else None, "reason": selection.reason,
+                          "baseline": selection.baseline, **extra, "rows": rows}, indent=2))
+    else:
+        print(summary_table(baseline, selection))
+        print()
+        if selection.chosen is not None:
+            chosen = selection.chosen
+            print(f"chosen: {chosen.name}, {_text.size(chosen.size_bytes)} "
+                  f"({chosen.size_bytes / baseline.size_bytes:.1%} of the float model)")
+        else:
+            print(f"no candidate chosen: {selection.reason}")
+    return EXIT_OK if selection.chosen is not None else EXIT_NO_CANDIDATE
+
+
+def _grid(args: argparse.Namespace) -> tuple[GridEntry, ...]:
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        widths = [int(n) for n in args.nbits.split(",") if n.strip()]
+    except ValueError:
+        msg = f"--nbits takes comma-separated whole numbers, e.g. 8,6,4 (got {args.nbits!r})"
+        raise SettingsError(msg) from None
+    if not methods or not widths:
+        msg = "--methods and --nbits each need at least one value"
+        raise SettingsError(msg)
+    return default_grid(methods, widths)
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """``mlquant sweep``: quantize a grid, evaluate, choose, report."""
+    bar = ProgressBar(enabled=False if args.quiet or args.json else None)
+    out = Path(args.out) if args.out else Path(f"{Path(args.model).stem}-sweep")
+    result = sweep(
+        args.model, ImageFolder(args.data, strict=args.strict), out_dir=out, grid=_grid(args), selector=_selector(args),
+        select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
+        batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
+    )
+    return _finish(result, args.json, out)
+
+
+def _finish(result: SweepResult, as_json: bool, out: Path) -> int:
+    code = _print_selection(result.baseline, result.selection, as_json, inputs_evaluated=result.inputs_evaluated,
+                            out_dir=str(out))
+    if not as_json:
+        print(f"report: {out / 'report.md'} (results.csv, results.json, plots and models beside it)")
+    return code
+
+
+def select(args: argparse.Namespace) -> int:
+    """``mlquant select``: choose again from a saved results.json under another tolerance."""
+    baseline, candidates, _ = read_sweep(args.results)
+    return _print_selection(baseline, _selector(args).select(baseline, candidates), args.json)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """``mlquant demo``: build the digits classifier and sweep it, no files needed."""
+    from ..workflow.demo import build_digits_demo
+
+    bar = ProgressBar(enabled=False if args.quiet or args.json else None)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        msg = f"--out {out} is a file; the demo needs a folder to write into"
+        raise SettingsError(msg)
+    files = build_digits_demo(out)
+    if not args.json:
+        print(f"built {files.model} (held-out accuracy {files.test_accuracy:.1%}) and {files.data}/<digit>/*.png")
+    result = sweep(files.model, files.data, out_dir=out / "sweep", selector=_selector(args), fast=args.fast,
+                   progress=bar, backend=_backend(args))
+    return _finish(result, args.json, out / "sweep")

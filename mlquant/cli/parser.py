@@ -1,0 +1,136 @@
+"""The ``mlquant`` command line.
+
+Every subcommand is a thin layer over the library (see :mod:`mlquant._commands`). Exit codes:
+0 success, 1 no candidate meets the tolerance, 2 bad usage or input (one line on stderr,
+never a traceback). An unexpected exception still shows its traceback: that is a bug to report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from .._version import __version__
+from ..errors import MlquantError
+from ..evaluate.preprocess import CROP_MODES, RESAMPLING
+from ..quantize import BUILT_IN
+from . import commands as _commands
+
+__all__ = ["build_parser", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(_commands.EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _selection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("which weights to quantize (default: all but biases)")
+    group.add_argument("--layer-type", action="append", metavar="TYPE", help="only layers of this type (repeatable)")
+    group.add_argument("--only", action="append", metavar="PATTERN", help="only layers whose name matches this glob")
+    group.add_argument("--exclude", action="append", metavar="PATTERN", help="skip layers whose name matches this glob")
+    group.add_argument("--min-count", type=int, default=0, metavar="N", help="skip weights with fewer than N values")
+    group.add_argument("--biases", action="store_true", help="quantize bias vectors too (default: keep them float32)")
+
+
+def _evaluation_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("how models are run")
+    group.add_argument("--backend", choices=["auto", "reference", "coreml"], default="auto",
+                       help="auto: Core ML on macOS, the reference runtime elsewhere")
+    group.add_argument("--compute-units", default="ALL", choices=["ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE"],
+                       help="Core ML compute units (with --backend coreml)")
+    group.add_argument("--float16", action="store_true", help="reference runtime rounding activations to float16")
+    group.add_argument("--crop", choices=CROP_MODES, default="centerCrop", help="Vision's crop-and-scale option")
+    group.add_argument("--resample", choices=RESAMPLING, default="bilinear", help="resampling filter")
+    group.add_argument("--batch-size", type=int, default=32, help="inputs per batch (default: 32)")
+    group.add_argument("--strict", action="store_true", help="fail on unusable files instead of skipping them")
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _tolerance_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("tolerance (percentage points; a negative value switches a limit off)")
+    group.add_argument("--max-drop", type=float, default=1.0, help="largest mean drop over classes (default: 1)")
+    group.add_argument("--max-class-drop", type=float, default=5.0, help="largest drop of any class (default: 5)")
+    group.add_argument("--metric", choices=["accuracy", "agreement"], default="accuracy",
+                       help="accuracy against labels, or agreement with the float model")
+    group.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``mlquant``."""
+    parser = _Parser(prog="mlquant", description="Make Core ML models small without losing accuracy.")
+    parser.add_argument("--version", action="version", version=f"mlquant {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    inspect = commands.add_parser("inspect", help="list a model's layers, weights and storage")
+    inspect.add_argument("model", help="a .mlmodel file")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    inspect.set_defaults(run=_commands.inspect)
+
+    quant = commands.add_parser("quantize", help="quantize a model's weights and save the result")
+    quant.add_argument("model", help="a .mlmodel file")
+    quant.add_argument("--method", default="kmeans_lut", choices=[*BUILT_IN, "linear_symmetric"],
+                       help="quantization function (default: kmeans_lut)")
+    quant.add_argument("--nbits", type=int, default=8, help="bits per weight: 1-8, or 16 for float16 (default: 8)")
+    quant.add_argument("-o", "--output", help="output file (default: <model>_<method>_<nbits>.mlmodel beside the input)")
+    quant.add_argument("--force", action="store_true", help="allow overwriting the input file")
+    quant.add_argument("--json", action="store_true", help="print the result as JSON")
+    _selection_options(quant)
+    quant.set_defaults(run=_commands.quantize_command)
+
+    evaluate = commands.add_parser("evaluate", help="per-class accuracy of models on a folder of labelled images")
+    evaluate.add_argument("models", nargs="+", help=".mlmodel files; the first is the reference for agreement")
+    evaluate.add_argument("--data", required=True, help="folder of class folders (or of unlabelled images)")
+    evaluate.add_argument("--csv", help="write results here (one model per row)")
+    evaluate.add_argument("--json-out", help="write full results (every prediction) here")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _evaluation_options(evaluate)
+    evaluate.set_defaults(run=_commands.evaluate)
+
+    sweep = commands.add_parser("sweep", help="quantize a grid, evaluate every candidate, choose the Goldilocks model")
+    sweep.add_argument("model", help="the float .mlmodel file")
+    sweep.add_argument("--data", required=True, help="folder of class folders of test images")
+    sweep.add_argument("--out", help="output folder (default: <model>-sweep in the current folder)")
+    sweep.add_argument("--methods", default="linear,linear_lut,kmeans_lut", help="comma-separated methods")
+    sweep.add_argument("--nbits", default="16,8,7,6,5,4,3,2,1", help="comma-separated widths")
+    sweep.add_argument("--fast", action="store_true", help="stop hopeless candidates early, stop at the first that passes")
+    sweep.add_argument("--no-cache", action="store_true", help="evaluate everything again")
+    sweep.add_argument("--mixed", action="store_true", help="also search a per-layer mixed-precision plan")
+    _tolerance_options(sweep)
+    _evaluation_options(sweep)
+    _selection_options(sweep)
+    sweep.set_defaults(run=_commands.run_sweep)
+
+    select = commands.add_parser("select", help="choose again from a sweep's results.json with another tolerance")
+    select.add_argument("results", help="a sweep's results.json")
+    _tolerance_options(select)
+    select.set_defaults(run=_commands.select)
+
+    demo = commands.add_parser("demo", help="build a small digits classifier and sweep it (needs no files)")
+    demo.add_argument("--out", default="mlquant-demo", help="output folder (default: mlquant-demo)")
+    demo.add_argument("--fast", action="store_true", help="stop hopeless candidates early")
+    _tolerance_options(demo)
+    _evaluation_options(demo)
+    demo.set_defaults(run=_commands.demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except MlquantError as error:
+        print(f"mlquant {args.command}: error: {error}", file=sys.stderr)
+        return _commands.EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"mlquant {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

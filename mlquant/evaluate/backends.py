@@ -1,0 +1,165 @@
+"""Backends: what turns a batch of inputs into class scores.
+
+A backend is anything with one method, ``predict(model, inputs) -> scores`` (see
+:class:`Backend`). Two ship with mlquant:
+
+* :class:`ReferenceBackend`: mlquant's numpy runtime, which executes the NeuralNetwork spec
+  itself with the weights exactly as Core ML dequantizes them. It runs everywhere and is the
+  default off macOS.
+* :class:`CoreMLBackend`: Core ML itself through coremltools' ``MLModel.predict``; macOS only,
+  and the default there.
+
+A test double is a few lines::
+
+    class Always:
+        name = "always-first"
+        def predict(self, model, inputs):
+            scores = np.zeros((len(inputs), len(model.class_labels)))
+            scores[:, 0] = 1
+            return scores
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import SettingsError, UnsupportedModelError
+from ..formats import Model
+from .signature import ImageInput, signature
+
+__all__ = ["Backend", "CoreMLBackend", "ReferenceBackend", "default_backend"]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Computes class scores for a batch of inputs."""
+
+    name: str
+    """Names the backend in results (``reference``, ``coreml-cpuOnly``...)."""
+
+    def predict(self, model: Model, inputs: np.ndarray) -> np.ndarray:
+        """Score a batch.
+
+        Args:
+            model: The model to run.
+            inputs: The batch for the model's one input: ``uint8`` pixels ``(B, C, H, W)`` in
+                the model's channel order for an image input, ``float32`` ``(B, *shape)``
+                for a multi-array input.
+
+        Returns:
+            ``(B, K)`` scores, one column per class label in the model's label order (for a
+            model that is not a classifier, its first output flattened per input).
+        """
+        ...
+
+
+class ReferenceBackend:
+    """mlquant's numpy runtime: the NeuralNetwork spec executed layer by layer.
+
+    Args:
+        float16: Round every layer's output to half precision, to approximate Core ML on the
+            GPU or Neural Engine; the default computes in float32 as Core ML does on the CPU.
+    """
+
+    def __init__(self, *, float16: bool = False) -> None:
+        self.float16 = float16
+        self.name = "reference-float16" if float16 else "reference"
+        self._compiled: tuple[Model, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"ReferenceBackend(float16={self.float16})"
+
+    def prepare(self, model: Model) -> None:
+        """Build the executor for ``model`` now, so an unsupported layer fails before any input is read."""
+        self._network(model)
+
+    def predict(self, model: Model, inputs: np.ndarray) -> np.ndarray:
+        network = self._network(model)
+        feed = signature(model).input.name
+        outputs = network.run({feed: inputs.astype(np.float32, copy=False)})
+        return _scores(model, outputs)
+
+    def _network(self, model: Model) -> Any:
+        from ..runtime import Network
+
+        if self._compiled is None or self._compiled[0] is not model:
+            self._compiled = (model, Network(model, float16=self.float16))
+        return self._compiled[1]
+
+
+def _scores(model: Model, outputs: dict[str, np.ndarray]) -> np.ndarray:
+    name = model.spec.description.predictedProbabilitiesName
+    array = outputs[name] if name and name in outputs else next(iter(outputs.values()))
+    return np.asarray(array, dtype=np.float32).reshape(len(array), -1)
+
+
+class CoreMLBackend:
+    """Core ML itself, through coremltools' ``MLModel.predict`` (macOS only).
+
+    Args:
+        compute_units: ``ALL``, ``CPU_ONLY``, ``CPU_AND_GPU`` or ``CPU_AND_NE``.
+
+    Raises:
+        SettingsError: Unknown compute units.
+    """
+
+    COMPUTE_UNITS = ("ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE")
+
+    def __init__(self, compute_units: str = "ALL") -> None:
+        if compute_units not in self.COMPUTE_UNITS:
+            msg = f"CoreMLBackend: compute_units must be one of {', '.join(self.COMPUTE_UNITS)} (got {compute_units!r})"
+            raise SettingsError(msg)
+        self.compute_units = compute_units
+        self.name = f"coreml-{compute_units.lower()}"
+        self._loaded: tuple[Model, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"CoreMLBackend(compute_units={self.compute_units!r})"
+
+    def prepare(self, model: Model) -> None:
+        """Compile ``model`` with Core ML now, so a model Core ML refuses fails before any input is read."""
+        self._mlmodel(model)
+
+    def predict(self, model: Model, inputs: np.ndarray) -> np.ndarray:
+        mlmodel = self._mlmodel(model)
+        sig = signature(model)
+        feeds = [{sig.input.name: _feed(row, sig.input)} for row in inputs]
+        results = mlmodel.predict(feeds)
+        results = results if isinstance(results, list) else [results]
+        labels = model.class_labels
+        if labels is not None and sig.probabilities:
+            return np.array([[r[sig.probabilities][label] for label in labels] for r in results], np.float32)
+        return np.array([np.asarray(next(iter(r.values()))).reshape(-1) for r in results], np.float32)
+
+    def _mlmodel(self, model: Model) -> Any:
+        if platform.system() != "Darwin":
+            msg = "Core ML prediction runs only on macOS; use ReferenceBackend elsewhere"
+            raise UnsupportedModelError(msg)
+        from .. import _coreml
+
+        ct = _coreml.coremltools()
+        if self._loaded is None or self._loaded[0] is not model:
+            mlmodel = ct.models.MLModel(model.spec, compute_units=ct.ComputeUnit[self.compute_units])
+            self._loaded = (model, mlmodel)
+        return self._loaded[1]
+
+
+def _feed(row: np.ndarray, target: Any) -> Any:
+    if not isinstance(target, ImageInput):
+        return row
+    from PIL import Image
+
+    if target.channels == 1:
+        return Image.fromarray(row[0], "L")
+    pixels = row.transpose(1, 2, 0)
+    if target.color_space == "BGR":
+        pixels = pixels[:, :, ::-1]
+    return Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+
+
+def default_backend() -> Backend:
+    """Core ML on macOS, the reference runtime everywhere else."""
+    return CoreMLBackend() if platform.system() == "Darwin" else ReferenceBackend()

@@ -1,0 +1,291 @@
+"""Per-class top-1 accuracy of a model on labelled inputs, returned as data.
+
+    >>> ev = Evaluator(ImageFolder("testing_data"))
+    >>> base = ev.evaluate(load("food.mlmodel"))
+    >>> small = ev.evaluate(load("food_kmeans_6.mlmodel"), reference=base)
+    >>> small.per_class, small.accuracy, small.top1_agreement
+
+:class:`Evaluation` keeps what was predicted for every input and derives the figures from
+it, so a saved evaluation (JSON) can be re-read and re-analysed; it also records how it was
+measured (backend, preprocessing, data). CSV and JSON reading and writing live in
+:mod:`mlquant.results`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .._version import __version__
+from ..errors import DataError, SettingsError
+from ..formats import Model
+from .backends import Backend, default_backend
+from .data import Batch, ImageFolder, Skipped, resolve_labels
+from .preprocess import Preprocessing
+from .signature import ImageInput, signature
+
+__all__ = ["Confusion", "Evaluation", "Evaluator"]
+
+#: Called after each batch with ``(inputs done, inputs in all)``.
+Progress = Callable[[int, int], None]
+
+
+def _frozen(value: Any, dtype: Any) -> np.ndarray:
+    array = np.array(value, dtype=dtype)
+    array.setflags(write=False)
+    return array
+
+
+def _indices(value: Any) -> np.ndarray:
+    return _frozen(value, np.int32)
+
+
+def _optional_indices(value: Any) -> np.ndarray | None:
+    return None if value is None else _frozen(value, np.int32)
+
+
+def _scores(value: Any) -> np.ndarray:
+    return _frozen(value, np.float32)
+
+
+@attrs.frozen
+class Confusion:
+    """Counts of true class (rows) against predicted label (columns; ``other`` last)."""
+
+    classes: tuple[str, ...]
+    """The scored classes, for rows and for all columns but the last."""
+    matrix: np.ndarray = attrs.field(eq=False)
+    """``(n, n + 1)`` counts; the last column counts predictions outside the scored classes."""
+
+
+@attrs.frozen(eq=False)
+class Evaluation:
+    """What one model predicted for every input of a data set, and the figures derived from it."""
+
+    name: str
+    """The model's name (its file name without extension, unless given)."""
+    size_bytes: int
+    """The model file's size."""
+    labels: tuple[str, ...]
+    """Every label the model can predict, in score order (as text)."""
+    classes: tuple[str, ...]
+    """The labels present in the data, which are the classes scored."""
+    files: tuple[str, ...]
+    """Each evaluated input's path, relative to the data folder."""
+    truth: np.ndarray | None = attrs.field(converter=_optional_indices)
+    """Index into ``labels`` of each input's true class; None for unlabelled data."""
+    top5: np.ndarray = attrs.field(converter=_indices)
+    """``(N, 5)`` indices into ``labels``, best first (fewer columns if fewer labels)."""
+    confidence: np.ndarray = attrs.field(converter=_scores)
+    """The top score of each input."""
+    reference: np.ndarray | None = attrs.field(default=None, converter=_optional_indices)
+    """The reference model's top-1 prediction for each input, when one was given."""
+    skipped: tuple[Skipped, ...] = ()
+    """Inputs left out, with reasons."""
+    measured: Mapping[str, Any] = attrs.field(factory=dict)
+    """How the figures were obtained: backend, preprocessing, data folder, mlquant version."""
+    complete: bool = True
+    """False when evaluation stopped early (see ``Evaluator.evaluate(stop=...)``)."""
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """Index into ``labels`` of each input's top-1 prediction."""
+        return self.top5[:, 0]
+
+    @property
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """Per scored class: (correct, total)."""
+        if self.truth is None:
+            return {}
+        index = {label: i for i, label in enumerate(self.labels)}
+        hits = self.predictions == self.truth
+        return {
+            c: (int(hits[self.truth == index[c]].sum()), int((self.truth == index[c]).sum())) for c in self.classes
+        }
+
+    @property
+    def per_class(self) -> dict[str, float]:
+        """Top-1 accuracy of each scored class, 0-1, keyed by the model's label."""
+        return {c: correct / total for c, (correct, total) in self.counts.items() if total}
+
+    @property
+    def accuracy(self) -> float | None:
+        """Top-1 accuracy over all inputs (None without labels)."""
+        return None if self.truth is None else float(np.mean(self.predictions == self.truth))
+
+    @property
+    def mean_class_accuracy(self) -> float | None:
+        """Top-1 accuracy averaged over classes, each class counting once (None without labels)."""
+        values = list(self.per_class.values())
+        return float(np.mean(values)) if values else None
+
+    @property
+    def top1_agreement(self) -> float | None:
+        """Share of inputs whose top-1 equals the reference model's (None without reference)."""
+        return None if self.reference is None else float(np.mean(self.predictions == self.reference))
+
+    @property
+    def top5_agreement(self) -> float | None:
+        """Share of inputs whose top-5 contains the reference model's top-1."""
+        if self.reference is None:
+            return None
+        return float(np.mean(np.any(self.top5 == self.reference[:, np.newaxis], axis=1)))
+
+    @property
+    def confusion(self) -> Confusion:
+        """True class against predicted label, over the scored classes."""
+        index = {label: i for i, label in enumerate(self.labels)}
+        rows = {index[c]: r for r, c in enumerate(self.classes)}
+        matrix = np.zeros((len(self.classes), len(self.classes) + 1), dtype=np.int64)
+        if self.truth is not None:
+            column = np.full(len(self.labels), len(self.classes))
+            column[list(rows)] = list(rows.values())
+            np.add.at(matrix, (column[self.truth], column[self.predictions]), 1)
+        return Confusion(self.classes, matrix)
+
+    def prediction_shares(self) -> dict[str, float]:
+        """Share of inputs predicted as each label, for labels predicted at least once."""
+        values, counts = np.unique(self.predictions, return_counts=True)
+        return {self.labels[v]: c / len(self.predictions) for v, c in zip(values, counts)}
+
+
+class Evaluator:
+    """Runs models over one data set and returns :class:`Evaluation` values.
+
+    Args:
+        data: An :class:`~mlquant.ImageFolder`, or the path of one.
+        backend: What computes scores; Core ML on macOS, the reference runtime elsewhere.
+        preprocessing: How images are scaled and cropped (Vision's ``centerCrop`` by default).
+        batch_size: Inputs per backend call.
+        progress: Called after every batch with ``(done, total)``.
+    """
+
+    def __init__(
+        self,
+        data: ImageFolder | str | os.PathLike[str],
+        *,
+        backend: Backend | None = None,
+        preprocessing: Preprocessing = Preprocessing(),
+        batch_size: int = 32,
+        progress: Progress | None = None,
+    ) -> None:
+        self.data = data if isinstance(data, ImageFolder) else ImageFolder(data)
+        self.backend = backend or default_backend()
+        self.preprocessing = preprocessing
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            msg = f"Evaluator: batch_size must be a whole number >= 1 (got {batch_size!r})"
+            raise SettingsError(msg)
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def inputs(self, model: Model) -> Batch:
+        """The decoded inputs ``model`` is evaluated on (decoded once per input spec)."""
+        target = signature(model).input
+        return self.data.batch(target, self.preprocessing)
+
+    def evaluate(
+        self,
+        model: Model,
+        *,
+        reference: Evaluation | None = None,
+        name: str | None = None,
+        stop: Callable[[Evaluation], bool] | None = None,
+    ) -> Evaluation:
+        """Run ``model`` over every input and return what it predicted.
+
+        Args:
+            model: The model to evaluate.
+            reference: An evaluation of the model to compare with (usually the float
+                original), for top-1 and top-5 agreement.
+            name: Names the model in results; defaults to its file name.
+            stop: Called with the partial evaluation after each batch; returning True ends the
+                evaluation early (the result then has ``complete=False``).
+
+        Raises:
+            DataError: Class folders that match no label, labelled data for a model that is
+                not a classifier, inputs the model cannot take.
+            UnsupportedLayerError: The backend cannot run a layer (before any input is read).
+        """
+        sig = signature(model)
+        labels = tuple(str(label) for label in sig.labels) if sig.labels is not None else None
+        mapping: dict[str, int] = {}
+        if self.data.labelled:
+            if labels is None:
+                msg = "labelled class folders need a classifier; this model has no class labels (use an unlabelled folder and a reference)"
+                raise DataError(msg)
+            mapping = resolve_labels(self.data.folders, labels, self.data.label_map)
+        prepare = getattr(self.backend, "prepare", None)
+        if prepare is not None:
+            prepare(model)
+        batch = self.data.batch(sig.input, self.preprocessing)
+        truth = np.array([mapping[str(s.folder)] for s in batch.samples]) if mapping else None
+        files = tuple(str(s.path.relative_to(self.data.root)) for s in batch.samples)
+        aligned = _aligned_reference(reference, files)
+        width = min(5, len(labels)) if labels else 5
+        top5 = np.zeros((len(files), width), dtype=np.int32)
+        confidence = np.zeros(len(files), dtype=np.float32)
+        measured = self._measured(sig.input)
+        classes = tuple(labels[i] for i in sorted(set(mapping.values()))) if labels else ()
+
+        def result(done: int, complete: bool) -> Evaluation:
+            seen = truth[:done] if truth is not None else None
+            return Evaluation(
+                name=name or (model.path.stem if model.path else "model"),
+                size_bytes=model.size_bytes,
+                labels=labels or tuple(str(i) for i in range(width)),
+                classes=classes,
+                files=files[:done],
+                truth=seen,
+                top5=top5[:done].copy(),
+                confidence=confidence[:done].copy(),
+                reference=None if aligned is None else aligned[:done],
+                skipped=batch.skipped,
+                measured=measured,
+                complete=complete,
+            )
+
+        for start in range(0, len(files), self.batch_size):
+            chunk = batch.inputs[start : start + self.batch_size]
+            scores = self.backend.predict(model, chunk)
+            order = np.argsort(-scores, axis=1, kind="stable")[:, :width]
+            done = start + len(chunk)
+            top5[start:done] = order
+            confidence[start:done] = scores[np.arange(len(chunk)), order[:, 0]]
+            if self.progress is not None:
+                self.progress(done, len(files))
+            if stop is not None and done < len(files) and stop(result(done, complete=False)):
+                return result(done, complete=False)
+        return result(len(files), complete=True)
+
+    @property
+    def setup(self) -> dict[str, Any]:
+        """What besides the model and the data decides the results: backend and preprocessing."""
+        return {
+            "backend": getattr(self.backend, "name", type(self.backend).__name__),
+            "preprocessing": attrs.asdict(self.preprocessing),
+        }
+
+    def _measured(self, target: Any) -> dict[str, Any]:
+        details: dict[str, Any] = {**self.setup, "data": str(self.data.root), "mlquant": __version__}
+        if isinstance(target, ImageInput):
+            details["input"] = f"{target.width}x{target.height} {target.color_space}"
+        else:
+            del details["preprocessing"]
+        return details
+
+
+def _aligned_reference(reference: Evaluation | None, files: tuple[str, ...]) -> np.ndarray | None:
+    if reference is None:
+        return None
+    if reference.files == files:
+        return reference.predictions
+    position = {f: i for i, f in enumerate(reference.files)}
+    missing = [f for f in files if f not in position]
+    if missing:
+        msg = f"the reference evaluation did not see {len(missing)} of these inputs (e.g. {missing[0]}); evaluate it on the same data"
+        raise DataError(msg)
+    return reference.predictions[[position[f] for f in files]]

@@ -1,0 +1,35 @@
+"""Quantizers and plans: which weights get which strategy, and a new model from them.
+
+* :mod:`.quantizers`: the strategy classes (one float array in, a
+  :class:`~mlquant.weights.QuantizedWeights` out);
+* :mod:`.plan`: :class:`LayerSelector`, :class:`QuantizationPlan`, :func:`quantize` and
+  :func:`dequantize`, which apply strategies to a :class:`~mlquant.Model` of any format.
+"""
+
+from .plan import LayerSelector, QuantizationPlan, as_plan, dequantize, quantize
+from .quantizers import (
+    BUILT_IN,
+    Float16Quantizer,
+    KMeansLUTQuantizer,
+    LinearLUTQuantizer,
+    LinearQuantizer,
+    LUTQuantizer,
+    Quantizer,
+    from_name,
+)
+
+__all__ = [
+    "BUILT_IN",
+    "Float16Quantizer",
+    "KMeansLUTQuantizer",
+    "LUTQuantizer",
+    "LayerSelector",
+    "LinearLUTQuantizer",
+    "LinearQuantizer",
+    "QuantizationPlan",
+    "Quantizer",
+    "as_plan",
+    "dequantize",
+    "from_name",
+    "quantize",
+]

@@ -1,0 +1,177 @@
+"""The quantized-weights family: one weight tensor in the form a Core ML format stores it.
+
+A quantizer returns one of these; each model format writes them in its own way (see
+``mlquant/formats``) and says which it can store. All are frozen and hold read-only arrays,
+and each knows the float32 tensor Core ML computes from it (:meth:`QuantizedWeights.dequantize`):
+
+* :class:`Float16Weights`: IEEE half floats;
+* :class:`LinearWeights`: n-bit indices mapped to ``scale * q + bias``, per tensor or per channel
+  (NeuralNetwork ``linearQuantization``);
+* :class:`LUTWeights`: n-bit indices into a look-up table of ``2**n`` entries.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import attrs
+import numpy as np
+
+from ..errors import QuantizationError
+from .packing import packed_size
+
+__all__ = ["Float16Weights", "LUTWeights", "LinearWeights", "QuantizedWeights", "affine"]
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array = np.array(array, copy=True)
+    array.setflags(write=False)
+    return array
+
+
+def _as_float32(values: Any) -> np.ndarray:
+    return _readonly(np.asarray(values, dtype=np.float32).reshape(-1))
+
+
+def _as_indices(values: Any) -> np.ndarray:
+    return _readonly(np.asarray(values, dtype=np.uint8))
+
+
+class QuantizedWeights(abc.ABC):
+    """One weight tensor in the form Core ML stores it, as a quantizer produced it.
+
+    The concrete forms are :class:`Float16Weights`, :class:`LinearWeights` and
+    :class:`LUTWeights`; all are frozen and hold read-only arrays.
+    """
+
+    @property
+    @abc.abstractmethod
+    def nbits(self) -> int:
+        """Bits per stored value: 1-8, or 16 for float16."""
+
+    @property
+    @abc.abstractmethod
+    def shape(self) -> tuple[int, ...]:
+        """The shape of the float tensor these weights stand for."""
+
+    @property
+    @abc.abstractmethod
+    def nbytes(self) -> int:
+        """Bytes the stored values and their tables take in the file (protobuf framing aside)."""
+
+    @abc.abstractmethod
+    def dequantize(self) -> np.ndarray:
+        """Return the float32 tensor Core ML computes with."""
+
+
+@attrs.frozen(eq=False)
+class Float16Weights(QuantizedWeights):
+    """Weights stored as IEEE half floats (what coremltools calls ``nbits=16``)."""
+
+    values: np.ndarray = attrs.field(converter=lambda v: _readonly(np.asarray(v, np.float16)))
+    """The half-precision values, in the tensor's shape."""
+
+    @property
+    def nbits(self) -> int:
+        return 16
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.values.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return 2 * self.values.size
+
+    def dequantize(self) -> np.ndarray:
+        return self.values.astype(np.float32)
+
+
+@attrs.frozen(eq=False)
+class LinearWeights(QuantizedWeights):
+    """n-bit indices mapped to ``scale * q + bias``, per tensor or per output channel."""
+
+    nbits: int
+    """Bits per index, 1-8."""
+    indices: np.ndarray = attrs.field(converter=_as_indices)
+    """Unsigned indices in the tensor's shape, each below ``2**nbits``."""
+    scale: np.ndarray = attrs.field(converter=_as_float32)
+    """One scale, or one per channel along ``axis``."""
+    bias: np.ndarray = attrs.field(converter=_as_float32)
+    """One bias, or one per channel along ``axis``; the same length as ``scale``."""
+    axis: int | None = None
+    """The output-channel axis the per-channel scale and bias run along; None for one pair."""
+
+    def __attrs_post_init__(self) -> None:
+        channels = 1 if self.axis is None else self.indices.shape[self.axis]
+        if len(self.scale) not in {1, channels} or len(self.bias) != len(self.scale):
+            msg = (
+                f"linear weights need 1 or {channels} scale/bias values with equal lengths "
+                f"(got {len(self.scale)} scales and {len(self.bias)} biases)"
+            )
+            raise QuantizationError(msg)
+        _check_indices(self.indices, self.nbits)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.indices.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return packed_size(self.indices.size, self.nbits) + 8 * len(self.scale)
+
+    def dequantize(self) -> np.ndarray:
+        return affine(self.indices, self.scale, self.bias, self.axis)
+
+
+@attrs.frozen(eq=False)
+class LUTWeights(QuantizedWeights):
+    """n-bit indices into a look-up table of exactly ``2**nbits`` float32 entries."""
+
+    nbits: int
+    """Bits per index, 1-8."""
+    indices: np.ndarray = attrs.field(converter=_as_indices)
+    """Unsigned indices in the tensor's shape, each below ``2**nbits``."""
+    table: np.ndarray = attrs.field(converter=_as_float32)
+    """The look-up table."""
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.table) != 2**self.nbits:
+            msg = (
+                f"a {self.nbits}-bit look-up table needs exactly {2**self.nbits} entries "
+                f"(got {len(self.table)})"
+            )
+            raise QuantizationError(msg)
+        if not np.all(np.isfinite(self.table)):
+            msg = "a look-up table must hold finite values (got NaN or inf)"
+            raise QuantizationError(msg)
+        _check_indices(self.indices, self.nbits)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.indices.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return packed_size(self.indices.size, self.nbits) + 4 * len(self.table)
+
+    def dequantize(self) -> np.ndarray:
+        return self.table[self.indices]
+
+
+def _check_indices(indices: np.ndarray, bits: int) -> None:
+    if not 1 <= bits <= 8:
+        msg = f"quantized indices need 1-8 bits (got {bits})"
+        raise QuantizationError(msg)
+    if indices.size and int(indices.max()) >= 2**bits:
+        msg = f"{bits}-bit indices must be below {2**bits} (got {int(indices.max())})"
+        raise QuantizationError(msg)
+
+
+def affine(indices: np.ndarray, scale: np.ndarray, bias: np.ndarray, axis: int | None) -> np.ndarray:
+    """``scale * q + bias`` in float32, the scale and bias running along ``axis`` when there are several."""
+    shape = [1] * indices.ndim
+    if len(scale) > 1 and axis is not None:
+        shape[axis] = len(scale)
+    return indices.astype(np.float32) * scale.reshape(shape) + bias.reshape(shape)

@@ -1,0 +1,12 @@
+"""The whole job, driven end to end: the sweep, mixed-precision search, reports and the demo.
+
+* :mod:`.sweep`: quantize a grid, evaluate, select, report;
+* :mod:`.mixed`: per-layer mixed precision;
+* :mod:`.report` and :mod:`.plots`: what a sweep writes;
+* :mod:`.demo`: the built-in example model and data.
+"""
+
+from .mixed import MixedPrecisionPlan, search_mixed_precision
+from .sweep import GridEntry, SweepResult, default_grid, sweep
+
+__all__ = ["GridEntry", "MixedPrecisionPlan", "SweepResult", "default_grid", "search_mixed_precision", "sweep"]

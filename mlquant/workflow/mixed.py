@@ -1,0 +1,307 @@
+"""Mixed precision: spend bits where the model needs them.
+
+    >>> plan = mlquant.search_mixed_precision(model, "testing_data", max_mean_drop=1.0, max_class_drop=3.0)
+    >>> plan.per_layer                     # {"conv1": KMeansLUTQuantizer(nbits=8), ...}
+    >>> small = mlquant.quantize(model, plan)
+
+The search, on a calibration part of the data (stratified per class and seeded; the rest is
+kept for validation and only used to report):
+
+1. **Rewrite** (optional, exact): constants of the preprocessing become weights
+   (:meth:`Model.with_preprocessing_as_weights`: a NeuralNetwork mean image moves into a bias
+   layer), so they can be quantized like any weight.
+2. **Sensitivity**: each layer is quantized alone with two probe quantizers (k-means at 6
+   and 4 bits) and the damage is measured as the mean KL divergence of the class
+   probabilities from the float model's, on the first calibration inputs. A score-level
+   divergence needs no labels and is far less noisy than top-1 accuracy. For every other
+   option the divergence is estimated from the option's weight error, through the power law
+   ``divergence = a * error**b`` fitted to the layer's two probes (first order in the noise
+   power; the fit makes it exact at the probes).
+3. **Allocation**: for a price ``lam`` of divergence in bytes, each layer takes the option
+   minimising ``bytes + lam * divergence`` (the Lagrangian of the multiple-choice knapsack
+   "fewest bytes under a divergence budget"); sweeping ``lam`` gives a family of plans from
+   smallest to safest.
+4. **Verification**: plans are assembled and evaluated for real on all calibration inputs,
+   binary-searching the family for the smallest plan that meets the tolerance there and
+   keeps the float model's top-1 prediction on at least ``min_agreement`` of them; a plan
+   that fails backs off to the next larger plan, which restores precision in the layers
+   that cost least per byte. Accuracy on a few hundred images moves in whole-image steps
+   (one image of 50 is 2 points), so agreement, a steadier signal of how far a plan has
+   drifted, is what keeps the choice from fitting the calibration images' noise.
+
+The chosen plan is then evaluated on the validation part, and both parts' figures are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import attrs
+import numpy as np
+
+from ..errors import SettingsError
+from ..evaluate import (
+    Backend,
+    CachingEvaluator,
+    Evaluation,
+    EvaluationCache,
+    Evaluator,
+    ImageFolder,
+    Preprocessing,
+    default_backend,
+)
+from ..formats import Model, load
+from ..quantize import Float16Quantizer, KMeansLUTQuantizer, QuantizationPlan, Quantizer, quantize
+from ..select import Candidate, Selector
+
+__all__ = ["DEFAULT_OPTIONS", "LayerSensitivity", "MixedPrecisionPlan", "search_mixed_precision"]
+
+#: The per-layer choices the search allocates among (plus keeping a layer float32).
+DEFAULT_OPTIONS: tuple[Quantizer, ...] = (Float16Quantizer(), *(KMeansLUTQuantizer(nbits=n) for n in range(8, 1, -1)))
+_PROBES = (KMeansLUTQuantizer(nbits=6), KMeansLUTQuantizer(nbits=4))
+
+Progress = Callable[[str, int, int], None]
+
+
+@attrs.frozen
+class LayerSensitivity:
+    """What each option costs one layer: bytes, weight error, and output divergence."""
+
+    layer: str
+    """The layer."""
+    options: tuple[str, ...]
+    """Option names, ``float32`` (keep) first."""
+    nbytes: tuple[int, ...]
+    """Bytes of the layer's quantized weights under each option."""
+    error: tuple[float, ...]
+    """Squared weight error under each option."""
+    divergence: tuple[float, ...]
+    """Mean KL divergence from the float model's probabilities (measured at the probes, estimated elsewhere)."""
+    measured: tuple[bool, ...]
+    """Which divergences were measured rather than estimated."""
+
+
+@attrs.frozen
+class MixedPrecisionPlan(QuantizationPlan):
+    """A per-layer plan found by :func:`search_mixed_precision`, with the evidence for it.
+
+    It is a :class:`~mlquant.QuantizationPlan`, so ``mlquant.quantize(model, plan)`` applies it.
+    """
+
+    sensitivity: tuple[LayerSensitivity, ...] = ()
+    """Each layer's options, sizes and divergences."""
+    calibration: Evaluation | None = attrs.field(default=None, eq=False)
+    """The planned model on the calibration part."""
+    validation: Evaluation | None = attrs.field(default=None, eq=False)
+    """The planned model on the validation part."""
+    baseline_calibration: Evaluation | None = attrs.field(default=None, eq=False)
+    """The float model on the calibration part."""
+    baseline_validation: Evaluation | None = attrs.field(default=None, eq=False)
+    """The float model on the validation part."""
+    size_bytes: int = 0
+    """Size of the planned model's file."""
+    seconds: float = 0.0
+    """How long the search took."""
+    evaluations: int = 0
+    """Assembled plans evaluated on the calibration part."""
+
+    def describe(self) -> str:
+        """The plan in one line: ``conv1: kmeans_lut_8, fire2/squeeze1x1: kmeans_lut_5, ...``."""
+        return ", ".join(f"{layer}: {q.name if q else 'float32'}" for layer, q in self.per_layer.items())
+
+
+def search_mixed_precision(
+    model: Model | str | os.PathLike[str],
+    data: ImageFolder | str | os.PathLike[str],
+    *,
+    max_mean_drop: float | None = 1.0,
+    max_class_drop: float | None = 3.0,
+    metric: str = "accuracy",
+    options: Sequence[Quantizer] = DEFAULT_OPTIONS,
+    calibration_share: float = 0.5,
+    seed: int = 0,
+    min_agreement: float = 0.99,
+    mean_image: bool = True,
+    probe_inputs: int = 64,
+    backend: Backend | None = None,
+    preprocessing: Preprocessing = Preprocessing(),
+    batch_size: int = 32,
+    cache: EvaluationCache | None = None,
+    progress: Progress | None = None,
+) -> MixedPrecisionPlan:
+    """Find a per-layer plan that minimises the model's bytes within the tolerance.
+
+    Args:
+        model: The float model, or its path.
+        data: Labelled class folders; split into calibration and validation parts.
+        max_mean_drop: Largest mean drop over classes, in points (None: no limit).
+        max_class_drop: Largest drop of any class, in points (None: no limit).
+        metric: ``accuracy`` or ``agreement``, as in :class:`~mlquant.Selector`.
+        options: Quantizers each layer may get (keeping it float32 is always allowed).
+        calibration_share: Fraction of each class used for the search.
+        seed: Seeds the split.
+        min_agreement: The share of calibration inputs on which a plan must keep the float
+            model's top-1 prediction, besides meeting the tolerance there.
+        mean_image: Allow moving a mean image into a quantizable bias layer.
+        probe_inputs: Calibration inputs used to measure sensitivities.
+        backend: What runs the models (Core ML on macOS, the reference runtime elsewhere).
+        preprocessing: How images are scaled and cropped.
+        batch_size: Inputs per backend call.
+        cache: Where evaluations and sensitivities are kept between runs (a sweep passes its own).
+        progress: Called with ``(label, done, total)``.
+
+    Returns:
+        The plan, with sensitivities and calibration and validation evaluations.
+
+    Raises:
+        SettingsError: ``min_agreement`` outside [0, 1] or no options.
+    """
+    if not 0 <= min_agreement <= 1 or not options:
+        msg = (f"search_mixed_precision: min_agreement must be 0-1 and options non-empty "
+               f"(got {min_agreement}, {len(options)} options)")
+        raise SettingsError(msg)
+    started = time.perf_counter()
+    report = progress or (lambda label, done, total: None)
+    original = model if isinstance(model, Model) else load(model)
+    data = data if isinstance(data, ImageFolder) else ImageFolder(data)
+    backend = backend or default_backend()
+    work = original.with_preprocessing_as_weights() if mean_image else original
+    calibration, validation = data.split(calibration_share, seed=seed)
+    tolerance = Selector(max_mean_drop, max_class_drop, metric)
+    store = cache or EvaluationCache(None)
+    check = CachingEvaluator(Evaluator(calibration, backend=backend, preprocessing=preprocessing,
+                                       batch_size=batch_size), store, report)
+    base = check.evaluate(original, "float")
+    recipe = {"options": [o.name for o in options], "probes": [p.name for p in _PROBES], "inputs": probe_inputs}
+    key = store.key(work.content_fingerprint(), f"{check.data_key}:{recipe}", check.evaluator.setup) if store.folder else ""
+    sensitivity = _load_sensitivities(store.get_json(key)) if key else None
+    if sensitivity is None:
+        sensitivity = _sensitivities(work, check.evaluator, list(options), probe_inputs, report)
+        if key:
+            store.put_json(key, [attrs.asdict(s) for s in sensitivity])
+    family = _plans(sensitivity)
+    plans = [_plan(sensitivity, choice, list(options), mean_image) for choice in family]
+    verdicts: dict[int, Evaluation | None] = {}
+
+    def passes(index: int) -> bool:
+        report("verifying plans", len(verdicts), math.ceil(math.log2(len(plans))) + 1)
+        result = check.evaluate(quantize(original, plans[index]), "mixed", reference=base)
+        ok = (result.top1_agreement or 0.0) >= min_agreement and tolerance.select(base, [_as_candidate(result)]).chosen is not None
+        verdicts[index] = result if ok else None
+        return ok
+
+    low, high = 0, len(plans) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if passes(middle):
+            high = middle
+        else:
+            low = middle + 1
+    chosen = plans[low]
+    small = quantize(original, chosen)
+    calibrated = verdicts.get(low) or check.evaluate(small, "mixed", reference=base)
+    held_out = CachingEvaluator(Evaluator(validation, backend=backend, preprocessing=preprocessing,
+                                          batch_size=batch_size), store, report)
+    base_validation = held_out.evaluate(original, "float")
+    return attrs.evolve(
+        chosen,
+        sensitivity=tuple(sensitivity),
+        calibration=calibrated,
+        validation=held_out.evaluate(small, "mixed", reference=base_validation),
+        baseline_calibration=base,
+        baseline_validation=base_validation,
+        size_bytes=small.size_bytes,
+        seconds=time.perf_counter() - started,
+        evaluations=len(verdicts),
+    )
+
+
+def _as_candidate(evaluation: Evaluation) -> Candidate:
+    return Candidate(evaluation.name, evaluation.size_bytes, evaluation, "mixed")
+
+
+def _sensitivities(
+    model: Model, check: Evaluator, options: list[Quantizer], probe_inputs: int, report: Progress
+) -> list[LayerSensitivity]:
+    """Measure each layer at the probes; estimate every option from its weight error."""
+    inputs = check.inputs(model).inputs[:probe_inputs]
+    backend = check.backend
+    reference = _probabilities(backend.predict(model, inputs))
+    layers = [w for w in model.weights if not w.is_bias]
+    result = []
+    for done, weight in enumerate(layers):
+        report("measuring sensitivity", done, len(layers))
+        values = model.read(weight)
+        quantized = {q.name: q.quantize(values, channel_axis=weight.channel_axis) for q in (*options, *_PROBES)}
+        errors = {name: float(np.sum((q.dequantize().astype(np.float64) - values) ** 2)) for name, q in quantized.items()}
+        probes = {}
+        for probe in _PROBES:
+            scores = _probabilities(backend.predict(model.replace({weight.index: quantized[probe.name]}), inputs))
+            probes[probe.name] = (errors[probe.name], _kl(reference, scores))
+        fit = _power_law(*probes.values())
+        names = [o.name for o in options]
+        result.append(LayerSensitivity(
+            layer=weight.layer,
+            options=("float32", *names),
+            nbytes=(weight.nbytes, *(quantized[n].nbytes for n in names)),
+            error=(0.0, *(errors[n] for n in names)),
+            divergence=(0.0, *(probes[n][1] if n in probes else fit(errors[n]) for n in names)),
+            measured=(True, *(n in probes for n in names)),
+        ))
+    report("measuring sensitivity", len(layers), len(layers))
+    return result
+
+
+def _load_sensitivities(stored: object) -> list[LayerSensitivity] | None:
+    """Sensitivities from the cache, or None if there are none (or they are damaged)."""
+    if not isinstance(stored, list):
+        return None
+    try:
+        return [
+            LayerSensitivity(str(item["layer"]), tuple(item["options"]), tuple(item["nbytes"]), tuple(item["error"]),
+                             tuple(item["divergence"]), tuple(item["measured"]))
+            for item in stored
+        ]
+    except (TypeError, KeyError):
+        return None
+
+
+def _probabilities(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    if np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3):
+        return np.clip(scores, 1e-12, 1.0)
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return np.clip(shifted / shifted.sum(axis=1, keepdims=True), 1e-12, 1.0)
+
+
+def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    return float(np.mean(np.sum(p * (np.log(p) - np.log(q)), axis=1)))
+
+
+def _power_law(first: tuple[float, float], second: tuple[float, float]) -> Callable[[float], float]:
+    """``divergence(error)`` through two measured (error, divergence) points, in log-log space."""
+    (e1, d1), (e2, d2) = sorted([first, second])
+    if d2 <= 0 or e2 <= 0:
+        return lambda error: 0.0
+    if d1 <= 0 or e1 <= 0 or e1 == e2:
+        return lambda error: d2 * error / e2
+    exponent = min(3.0, max(0.5, math.log(d2 / d1) / math.log(e2 / e1)))
+    return lambda error: 0.0 if error <= 0 else d2 * (error / e2) ** exponent
+
+
+def _plans(sensitivity: list[LayerSensitivity]) -> list[tuple[int, ...]]:
+    """Option choices per layer, for every price of divergence: smallest first, distinct."""
+    plans = set()
+    for price in np.geomspace(1.0, 1e14, 600):
+        plans.add(tuple(int(np.argmin(np.asarray(s.nbytes) + price * np.asarray(s.divergence))) for s in sensitivity))
+    plans.add(tuple(0 for _ in sensitivity))
+    return sorted(plans, key=lambda p: (sum(s.nbytes[i] for s, i in zip(sensitivity, p)), p))
+
+
+def _plan(sensitivity: list[LayerSensitivity], choice: tuple[int, ...], options: list[Quantizer],
+          mean_image: bool) -> MixedPrecisionPlan:
+    per_layer = {s.layer: (options[i - 1] if i > 0 else None) for s, i in zip(sensitivity, choice)}
+    return MixedPrecisionPlan(per_layer=per_layer, move_mean_image=mean_image)

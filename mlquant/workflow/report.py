@@ -1,0 +1,252 @@
+"""Sweep reports: ``results.csv``, ``results.json``, ``report.md`` and the plots.
+
+``results.json`` holds every evaluation and the tolerance, which is all ``mlquant select``
+needs to choose again under another tolerance without running a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .. import _text
+from .._files import atomic_write
+from ..errors import DataError
+from ..evaluate.evaluator import Evaluation
+from ..evaluate.results import CsvRow, evaluation_from_dict, evaluation_to_dict, read_payload, write_csv
+from ..select.selector import Assessment, Candidate, Selection, Selector
+from .mixed import MixedPrecisionPlan
+
+if TYPE_CHECKING:
+    from .sweep import SweepResult
+
+__all__ = ["read_sweep", "summary_table", "write_sweep_report"]
+
+SIZE_PLOT = "size_vs_accuracy.png"
+HEATMAP = "per_class_heatmap.png"
+
+
+def write_sweep_report(result: SweepResult) -> dict[str, Path]:
+    """Write the CSV, JSON, Markdown report and plots into ``result.out_dir``; return their paths."""
+    out = result.out_dir
+    if out is None:
+        msg = "this sweep has no output folder to write its report into"
+        raise DataError(msg)
+    written = {
+        "csv": write_csv(_csv_rows(result.baseline, result.selection), out / "results.csv"),
+        "json": atomic_write(out / "results.json", json.dumps(_sweep_dict(result), indent=1) + "\n"),
+    }
+    try:
+        from . import plots
+
+        written["size_plot"] = plots.size_vs_accuracy(result.selection, out / SIZE_PLOT)
+        written["heatmap"] = plots.per_class_heatmap(result.selection, out / HEATMAP)
+        plotted = True
+    except ImportError:
+        plotted = False
+    text = markdown(result.baseline, result.selection, plotted=plotted)
+    if result.mixed is not None:
+        text += _mixed_markdown(result.mixed)
+    written["report"] = atomic_write(out / "report.md", text)
+    return written
+
+
+def _csv_rows(baseline: Evaluation, selection: Selection) -> list[CsvRow]:
+    rows = [_row(baseline, "float", selection, None)]
+    rows += [_row(r.candidate.evaluation, r.candidate.name, selection, r, r.candidate.size_bytes) for r in selection.rows]
+    return rows
+
+
+def _row(evaluation: Evaluation | None, name: str, selection: Selection, row: Assessment | None,
+         size: int | None = None) -> CsvRow:
+    figures: dict[str, float | str | None] = {}
+    if evaluation is not None:
+        figures = {key: getattr(evaluation, key) for key in ("accuracy", "mean_class_accuracy", "top1_agreement", "top5_agreement")}
+    figures["drop"] = None if row is None or row.drop is None else round(row.drop, 2)
+    figures["worst_class_drop"] = None if row is None or row.worst_drop is None else round(row.worst_drop, 2)
+    figures["status"] = "float" if row is None else row.status
+    figures["reasons"] = None if row is None else "; ".join(row.reasons) or None
+    figures["plan"] = None if row is None else row.candidate.plan
+    per_class = evaluation.per_class if evaluation is not None and evaluation.complete else {}
+    return CsvRow(name, size if size is not None else evaluation.size_bytes, per_class, figures)  # type: ignore[union-attr]
+
+
+def _sweep_dict(result: SweepResult) -> dict[str, Any]:
+    return {
+        "format": "mlquant-sweep",
+        "version": 1,
+        "selector": attrs.asdict(result.selection.selector),
+        "chosen": result.selection.chosen.name if result.selection.chosen else None,
+        "baseline": evaluation_to_dict(result.baseline),
+        "candidates": [
+            {
+                "name": c.name, "method": c.method, "nbits": c.nbits, "size_bytes": c.size_bytes,
+                "path": str(c.path) if c.path else None, "plan": c.plan,
+                "evaluation": None if c.evaluation is None else evaluation_to_dict(c.evaluation),
+            }
+            for c in result.candidates
+        ],
+    }
+
+
+def read_sweep(path: str | os.PathLike[str]) -> tuple[Evaluation, list[Candidate], Selector]:
+    """Read a sweep's ``results.json``: the baseline, the candidates and the tolerance used.
+
+    Raises:
+        DataError: The file is missing or is not a sweep's results.
+    """
+    payload = read_payload(path, "mlquant-sweep")
+    candidates = [
+        Candidate(
+            c["name"], c["size_bytes"],
+            None if c["evaluation"] is None else evaluation_from_dict(c["evaluation"]),
+            c["method"], c["nbits"], Path(c["path"]) if c["path"] else None, c.get("plan"),
+        )
+        for c in payload["candidates"]
+    ]
+    return evaluation_from_dict(payload["baseline"]), candidates, Selector(**payload["selector"])
+
+
+def _points(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    value = round(value, 1) + 0.0  # no "-0.0"
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
+def _plural(value: float, unit: str = "point") -> str:
+    return f"{value:g} {unit}{'' if value == 1 else 's'}"
+
+
+def summary_table(baseline: Evaluation, selection: Selection) -> str:
+    """The candidates as an aligned text table, smallest first."""
+    base_size = baseline.size_bytes
+    rows = []
+    for row in selection.rows:
+        c = row.candidate
+        interval = f"{row.interval[0]:.1f}-{row.interval[1]:.1f}" if row.interval else "-"
+        worst = f"{row.worst_class} {_points(-row.worst_drop, True)}" if row.worst_drop is not None and row.worst_drop > 0 else "-"
+        rows.append((
+            c.name, _text.size(c.size_bytes), f"{c.size_bytes / base_size:.1%}", _points(row.value), interval,
+            _points(-row.drop, True) if row.drop is not None else "-", worst, row.status,
+        ))
+    metric = selection.selector.metric
+    headers = ["model", "size", "of float", metric, "95% CI", "change", "worst class", "status"]
+    return _text.table(headers, rows, right=(1, 2, 3, 5))
+
+
+def _tolerance(selector: Selector) -> str:
+    parts = []
+    if selector.max_mean_drop is not None:
+        parts.append(f"mean drop at most {_plural(selector.max_mean_drop)}")
+    if selector.max_class_drop is not None:
+        parts.append(f"worst class drop at most {_plural(selector.max_class_drop)}")
+    return ", ".join(parts) or "no limit on drops"
+
+
+def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool) -> str:
+    """The human report: the choice and why, the table, the reasons, per-class figures, provenance."""
+    lines = ["# mlquant sweep report", ""]
+    metric = selection.selector.metric
+    base_size = baseline.size_bytes
+    chosen = next((r for r in selection.rows if r.status == "chosen"), None)
+    if chosen is not None and chosen.drop is not None:
+        c = chosen.candidate
+        lines.append(
+            f"**Chosen: {c.name}**, {_text.size(c.size_bytes)} ({c.size_bytes / base_size:.1%} of the float model's "
+            f"{_text.size(base_size)}), mean class {metric} {chosen.value:.1f}% "
+            f"({_points(-chosen.drop, True)} points"
+            + (f", 95% CI {_points(-chosen.drop_interval[1], True)} to {_points(-chosen.drop_interval[0], True)}" if chosen.drop_interval else "")
+            + ")"
+            + (f", worst class {chosen.worst_class} {_points(-chosen.worst_drop, True)} points." if chosen.worst_drop and chosen.worst_drop > 0 else ", no class loses accuracy.")
+        )
+        if c.plan:
+            lines += ["", f"Per-layer plan: {c.plan}"]
+    else:
+        lines.append(f"**No candidate chosen**: {selection.reason}")
+    lines += [
+        "",
+        f"Tolerance: {_tolerance(selection.selector)}, metric {metric}. The float model scores {selection.baseline:.1f}% "
+        f"mean class {metric} on {len(baseline.files)} inputs in {len(baseline.classes) or 1} classes.",
+        "",
+        "## Candidates",
+        "",
+        "```",
+        summary_table(baseline, selection),
+        "```",
+        "",
+        f"Frontier (smallest for its {metric}): {', '.join(selection.frontier) or 'none'}.",
+    ]
+    if selection.rejected:
+        lines += ["", "## Why the others were not chosen", ""]
+        lines += [f"- **{name}**: {'; '.join(reasons)}" for name, reasons in selection.rejected.items()]
+    bigger = [r.candidate.name for r in selection.rows if r.status == "passes"]
+    if bigger:
+        lines += ["", f"Also within tolerance but larger: {', '.join(bigger)}."]
+    if selection.indistinguishable:
+        lines += ["", "## Not distinguishable on this data", "",
+                  "With a few hundred inputs a few images decide a point; these neighbours differ by less than the data can show (exact McNemar test, p > 0.05):", ""]
+        lines += [f"- {a} and {b} (p = {p:.3f})" for a, b, p in selection.indistinguishable]
+    lines += ["", "## Per-class " + metric, "", *_per_class_markdown(baseline, selection)]
+    lines += ["", "## How this was measured", "", *_provenance(baseline)]
+    lines += ["", "## Plots", ""]
+    if plotted:
+        lines += [f"![size against {metric}]({SIZE_PLOT})", "", f"![per-class {metric}]({HEATMAP})"]
+    else:
+        lines += ["The PNG plots were not drawn: matplotlib is not installed (`pip install 'mlquant[plots]'`)."]
+    return "\n".join(lines) + "\n"
+
+
+def _mixed_markdown(plan: MixedPrecisionPlan) -> str:
+    """The mixed-precision section: the plan, its evidence, and both data parts' figures."""
+    lines = ["", "## Mixed precision", "",
+             f"Searched in {plan.seconds:.0f} s on the calibration part ({len(plan.calibration.files)} inputs, "  # type: ignore[union-attr]
+             f"{plan.evaluations} assembled plans verified); reported on the held-out validation part "
+             f"({len(plan.validation.files)} inputs). Size {_text.size(plan.size_bytes)}.", "",  # type: ignore[union-attr]
+             "| part | float | mixed | change | worst class | top-1 agreement |", "|---|---:|---:|---:|---|---:|"]
+    for part, evaluation, base in (("calibration", plan.calibration, plan.baseline_calibration),
+                                   ("validation", plan.validation, plan.baseline_validation)):
+        if evaluation is None or base is None:
+            continue
+        drops = {c: 100 * (base.per_class[c] - evaluation.per_class.get(c, 0.0)) for c in base.classes}
+        worst = max(drops, key=lambda c: drops[c]) if drops else "-"
+        lines.append(
+            f"| {part} | {100 * (base.mean_class_accuracy or 0):.1f} | {100 * (evaluation.mean_class_accuracy or 0):.1f} | "
+            f"{_points(100 * ((evaluation.mean_class_accuracy or 0) - (base.mean_class_accuracy or 0)), True)} | "
+            f"{worst} {_points(-drops.get(worst, 0.0), True)} | {100 * (evaluation.top1_agreement or 0):.1f}% |")
+    lines += ["", "| layer | storage | bytes | divergence (KL) |", "|---|---|---:|---:|"]
+    for layer in plan.sensitivity:
+        name = plan.per_layer.get(layer.layer)
+        index = layer.options.index(name.name if name else "float32")
+        estimated = "" if layer.measured[index] else " (est.)"
+        lines.append(f"| {layer.layer} | {layer.options[index]} | {layer.nbytes[index]:,} | {layer.divergence[index]:.2g}{estimated} |")
+    return "\n".join(lines) + "\n"
+
+
+def _per_class_markdown(baseline: Evaluation, selection: Selection) -> list[str]:
+    classes = list(baseline.classes)
+    if not classes:
+        return ["(unlabelled data: no classes)"]
+    header = "| model | " + " | ".join(classes) + " |"
+    rule = "|---|" + "---:|" * len(classes)
+    lines = [header, rule, "| float | " + " | ".join(f"{100 * baseline.per_class[c]:.0f}" for c in classes) + " |"]
+    for row in selection.rows:
+        ev = row.candidate.evaluation
+        if ev is None or not ev.complete:
+            continue
+        lines.append(f"| {row.candidate.name} | " + " | ".join(f"{100 * ev.per_class.get(c, 0.0):.0f}" for c in classes) + " |")
+    return lines
+
+
+def _provenance(baseline: Evaluation) -> list[str]:
+    measured = dict(baseline.measured)
+    lines = [f"- {key}: {value}" for key, value in measured.items()]
+    if baseline.skipped:
+        reasons = Counter(s.reason.split(":")[0] for s in baseline.skipped)
+        lines.append(f"- skipped files: {len(baseline.skipped)} ({', '.join(f'{n} {r}' for r, n in reasons.most_common())})")
+    return lines
