@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from ._version import __version__ as __version__
 from .errors import (
+    ContractError,
     DataError,
+    InternalError,
     InvalidModelError,
     MlquantError,
+    MlquantWarning,
     ModelNotFoundError,
     OutputError,
     OverwriteError,
@@ -66,6 +69,7 @@ from .workflow import GridEntry, MixedPrecisionPlan, SweepResult, default_grid, 
 __all__ = [
     "Backend",
     "Candidate",
+    "ContractError",
     "CoreMLBackend",
     "DataError",
     "Evaluation",
@@ -74,6 +78,7 @@ __all__ = [
     "Float16Weights",
     "GridEntry",
     "ImageFolder",
+    "InternalError",
     "InvalidModelError",
     "KMeansLUTQuantizer",
     "LUTQuantizer",
@@ -85,6 +90,7 @@ __all__ = [
     "LinearWeights",
     "MixedPrecisionPlan",
     "MlquantError",
+    "MlquantWarning",
     "Model",
     "ModelNotFoundError",
     "NeuralNetworkModel",

@@ -1,8 +1,8 @@
 """Every error mlquant raises on purpose.
 
 All of them share one root, so ``except mlquant.MlquantError`` catches everything mlquant
-reports about its input, and each also inherits the builtin exception a Python programmer
-would expect, so ``except FileNotFoundError`` keeps working::
+reports, and each also inherits the builtin exception a Python programmer would expect, so
+``except FileNotFoundError`` keeps working::
 
     MlquantError
     ├── ModelNotFoundError        (FileNotFoundError)  no file at the given path
@@ -13,17 +13,25 @@ would expect, so ``except FileNotFoundError`` keeps working::
     ├── SettingsError             (ValueError)         an invalid option or argument
     ├── OverwriteError            (FileExistsError)    a save that would clobber the input model
     ├── OutputError               (OSError)            an output file that cannot be written
-    └── DataError                 (ValueError)         image folders and inputs that cannot be used
+    ├── DataError                 (ValueError)         image folders and inputs that cannot be used
+    ├── ContractError             (AssertionError)     a quantizer that breaks mlquant's quantizer contract
+    └── InternalError             (RuntimeError)       a failure inside mlquant itself: a bug to report
 
-Messages say what was expected, what came in, and where.
+:class:`MlquantWarning` (a ``UserWarning``) carries notes about what mlquant did on purpose.
+
+Messages say what was expected, what came in, and where. All but :class:`InternalError` are
+about the user's input; the command line exits with code 2 for those and 3 for an internal error.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ContractError",
     "DataError",
+    "InternalError",
     "InvalidModelError",
     "MlquantError",
+    "MlquantWarning",
     "ModelNotFoundError",
     "OutputError",
     "OverwriteError",
@@ -72,3 +80,23 @@ class OutputError(MlquantError, OSError):
 
 class DataError(MlquantError, ValueError):
     """Images, folders or arrays that cannot be evaluated."""
+
+
+class ContractError(MlquantError, AssertionError):
+    """A quantizer breaks the contract every mlquant quantizer keeps (see :mod:`mlquant.testing`)."""
+
+
+class MlquantWarning(UserWarning):
+    """Something the caller would not expect, that mlquant did or avoided on purpose.
+
+    Kept weights the format cannot store quantized, weights quantized twice, a quantized model
+    that is not smaller than its input. The command line prints each as one ``note:`` line.
+    """
+
+
+class InternalError(MlquantError, RuntimeError):
+    """A failure inside mlquant itself (a kernel that crashed on valid input): a bug, not bad input.
+
+    The message names where it happened (layer and input shapes); the original exception is
+    its ``__cause__``.
+    """

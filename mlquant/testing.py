@@ -1,7 +1,7 @@
 """A conformance check any quantizer, built-in or your own, should pass.
 
     >>> from mlquant.testing import check_quantizer
-    >>> check_quantizer(MyLUT(nbits=4))   # raises AssertionError naming the first failure
+    >>> check_quantizer(MyLUT(nbits=4))   # raises ContractError naming the first failure
 
 It runs the quantizer over tensors shaped like real weights (convolution kernels with a
 channel axis on 0 or 1, matrices, bias vectors, a single value, a constant tensor, a tensor
@@ -18,7 +18,7 @@ from typing import Any, cast
 import attrs
 import numpy as np
 
-from .errors import QuantizationError
+from .errors import ContractError, QuantizationError
 from .quantize import Quantizer
 from .weights import QuantizedWeights
 
@@ -50,14 +50,15 @@ def check_quantizer(quantizer: Quantizer, *, seed: int = 0) -> None:
         seed: Seed for the random sample tensors.
 
     Raises:
-        AssertionError: The first broken rule, naming the sample tensor.
+        ContractError: The first broken rule, naming the sample tensor (an ``AssertionError``
+            too, so test frameworks report it as a failure; it is raised even under ``python -O``).
     """
-    assert isinstance(quantizer, Quantizer), f"{quantizer!r} is not an mlquant.Quantizer"
+    _require(isinstance(quantizer, Quantizer), f"{quantizer!r} is not an mlquant.Quantizer")
     nbits = quantizer.nbits
-    assert nbits == 16 or 1 <= nbits <= 8, f"nbits must be 1-8 or 16 (got {nbits})"
-    assert quantizer.name, "a quantizer needs a non-empty name"
+    _require(nbits == 16 or 1 <= nbits <= 8, f"nbits must be 1-8 or 16 (got {nbits})")
+    _require(quantizer.name, "a quantizer needs a non-empty name")
     if attrs.has(type(quantizer)):
-        assert attrs.evolve(cast(Any, quantizer)) == quantizer, "attrs.evolve with no changes must give an equal quantizer"
+        _require(attrs.evolve(cast(Any, quantizer)) == quantizer, "attrs.evolve with no changes must give an equal quantizer")
     for description, values, axis in sample_tensors(seed):
         _check_one(quantizer, description, values, axis)
     nan = np.array([[0.0, np.nan], [1.0, 2.0]], dtype=np.float32)
@@ -66,7 +67,7 @@ def check_quantizer(quantizer: Quantizer, *, seed: int = 0) -> None:
     except QuantizationError:
         pass
     else:
-        raise AssertionError("NaN weights must raise QuantizationError")
+        raise ContractError("NaN weights must raise QuantizationError")
 
 
 def _check_one(quantizer: Quantizer, description: str, values: np.ndarray, axis: int | None) -> None:
@@ -74,17 +75,23 @@ def _check_one(quantizer: Quantizer, description: str, values: np.ndarray, axis:
     result = quantizer.quantize(values, channel_axis=axis, where=description)
     again = quantizer.quantize(values, channel_axis=axis, where=description)
     where = f"{description} {values.shape}"
-    assert np.array_equal(values, before), f"{where}: the input array was modified"
-    assert isinstance(result, QuantizedWeights), f"{where}: returned {type(result).__name__}, not QuantizedWeights"
-    assert result.nbits == quantizer.nbits, f"{where}: returned {result.nbits}-bit weights, declared {quantizer.nbits}"
-    assert result.shape == values.shape, f"{where}: returned shape {result.shape}, expected {values.shape}"
+    _require(np.array_equal(values, before), f"{where}: the input array was modified")
+    _require(isinstance(result, QuantizedWeights), f"{where}: returned {type(result).__name__}, not QuantizedWeights")
+    _require(result.nbits == quantizer.nbits, f"{where}: returned {result.nbits}-bit weights, declared {quantizer.nbits}")
+    _require(result.shape == values.shape, f"{where}: returned shape {result.shape}, expected {values.shape}")
     restored = result.dequantize()
-    assert restored.dtype == np.float32, f"{where}: dequantize() gave {restored.dtype}, expected float32"
-    assert restored.shape == values.shape, f"{where}: dequantize() gave shape {restored.shape}"
-    assert np.all(np.isfinite(restored)), f"{where}: dequantize() gave NaN or infinity"
-    assert np.array_equal(restored, again.dequantize()), f"{where}: two runs on the same input differ"
+    _require(restored.dtype == np.float32, f"{where}: dequantize() gave {restored.dtype}, expected float32")
+    _require(restored.shape == values.shape, f"{where}: dequantize() gave shape {restored.shape}")
+    _require(np.all(np.isfinite(restored)), f"{where}: dequantize() gave NaN or infinity")
+    _require(np.array_equal(restored, again.dequantize()), f"{where}: two runs on the same input differ")
     wide = values.astype(np.float64)
     largest = float(np.abs(wide).max())
     error = float(np.abs(restored - wide).max())
     tolerance = max(float(wide.max() - wide.min()), largest) + 1e-6
-    assert error <= tolerance, f"{where}: an error of {error:g} exceeds the tensor's own scale {tolerance:g}"
+    _require(error <= tolerance, f"{where}: an error of {error:g} exceeds the tensor's own scale {tolerance:g}")
+
+
+def _require(condition: object, message: str) -> None:
+    """Raise :class:`~mlquant.errors.ContractError` with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ContractError(message)

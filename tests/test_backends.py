@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import mlquant
 from mlquant.errors import SettingsError, UnsupportedModelError
+from mlquant.evaluate import Evaluator
 from mlquant.evaluate.backends import Backend, CoreMLBackend, ReferenceBackend, default_backend
 
 ON_MAC = platform.system() == "Darwin"
@@ -23,15 +25,30 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
 
 class TestProtocol:
     def test_a_double_is_a_backend(self) -> None:
-        """Anything with a name and predict(model, inputs) is a Backend."""
+        """A subclass that writes predict(model, inputs) is a Backend, with a prepare() that does nothing."""
 
-        class Fixed:
+        class Fixed(Backend):
             name = "fixed"
 
             def predict(self, model, inputs):
                 return np.zeros((len(inputs), 3))
 
         assert isinstance(Fixed(), Backend) and isinstance(ReferenceBackend(), Backend)
+        assert Fixed().prepare(None) is None  # type: ignore[arg-type]
+
+    def test_anything_else_is_refused(self, tmp_path: Path) -> None:
+        """An object that is not a Backend subclass is refused by the evaluator with a one-line error."""
+
+        class Loose:
+            name = "loose"
+
+            def predict(self, model, inputs):
+                return np.zeros((len(inputs), 3))
+
+        (tmp_path / "a").mkdir()
+        (tmp_path / "a" / "x.npy").write_bytes(b"")
+        with pytest.raises(SettingsError, match="must be an mlquant.Backend subclass"):
+            Evaluator(tmp_path, backend=Loose())  # type: ignore[arg-type]
 
     def test_default_follows_the_platform(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Core ML is the default on macOS, the reference runtime elsewhere."""

@@ -175,8 +175,8 @@ class TestMoreBadInput:
         [
             (["sweep", "MODEL", "--data", "DATA", "--nbits", "x"], "--nbits takes comma-separated whole numbers"),
             (["evaluate", "MODEL", "--data", "DATA", "--batch-size", "0"], "batch_size must be a whole number >= 1"),
-            (["quantize", "MODEL", "-o", "DATA"], "it is a folder"),
-            (["demo", "--out", "MODEL"], "is a file; the demo needs a folder"),
+            (["quantize", "MODEL", "-o", "DATA"], "is a folder; expected a file path"),
+            (["demo", "--out", "MODEL"], "is a file; expected a folder"),
             (["select", "MODEL"], "is not readable JSON"),
         ],
     )

@@ -39,7 +39,7 @@ def image_classifier(labels: list[str] = LABELS, size: int = 4):
     return mlquant.Model(spec)
 
 
-class ByRed:
+class ByRed(mlquant.Backend):
     """A test double: predicts label (red value // 64), so the folders decide accuracy."""
 
     name = "by-red"

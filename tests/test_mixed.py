@@ -94,7 +94,7 @@ class TestSearch:
         plan = mlquant.search_mixed_precision(model, demo.data, max_mean_drop=1.0, max_class_drop=5.0,
                                               backend=ReferenceBackend())
         assert isinstance(plan, mlquant.QuantizationPlan)
-        assert set(plan.per_layer) == {w.layer for w in model.weights if not w.is_bias}
+        assert set(plan.per_weight) == {w.name for w in model.weights if not w.is_bias}
         small = mlquant.quantize(model, plan)
         assert small.size_bytes == plan.size_bytes < model.size_bytes
         assert plan.calibration.top1_agreement >= 0.99
@@ -102,7 +102,7 @@ class TestSearch:
         assert all(len(s.options) == len(s.divergence) == len(s.nbytes) for s in plan.sensitivity)
         again = mlquant.search_mixed_precision(model, demo.data, max_mean_drop=1.0, max_class_drop=5.0,
                                                backend=ReferenceBackend())
-        assert again.per_layer == plan.per_layer
+        assert again.per_weight == plan.per_weight
 
     def test_settings(self, demo) -> None:
         """An agreement outside 0-1 is refused."""
@@ -136,4 +136,4 @@ class TestSearch:
         assert Counting.calls > 0
         Counting.calls = 0
         second = mlquant.search_mixed_precision(demo.model, demo.data, backend=Counting(), cache=cache)
-        assert Counting.calls == 0 and second.per_layer == first.per_layer
+        assert Counting.calls == 0 and second.per_weight == first.per_weight

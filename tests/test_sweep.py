@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import mlquant
-from mlquant.errors import DataError
+from mlquant.errors import OutputError
 from mlquant.evaluate.backends import ReferenceBackend
 from mlquant.workflow.demo import build_digits_demo
 from mlquant.workflow.report import read_sweep
@@ -128,7 +128,7 @@ class TestSafety:
     def test_never_writes_into_the_data(self, demo, tmp_path: Path) -> None:
         """An output folder inside the data folder is refused and the data stays byte-identical."""
         before = tree_digest(demo.data)
-        with pytest.raises(DataError, match="lies inside the data folder"):
+        with pytest.raises(OutputError, match="lies inside the data folder"):
             mlquant.sweep(demo.model, demo.data, out_dir=demo.data / "out", grid=default_grid(["linear"], [8]))
         assert tree_digest(demo.data) == before
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import attrs
 
 from .. import _text
+from .._files import check_output
 from ..errors import SettingsError
 from ..evaluate import (
     Backend,
@@ -20,15 +21,15 @@ from ..evaluate import (
     ReferenceBackend,
     default_backend,
 )
-from ..evaluate.results import write_csv, write_json
+from ..evaluate.results import SUMMARY_KEYS, write_csv, write_json
 from ..formats import load
-from ..quantize import LayerSelector, from_name, quantize
+from ..quantize import LayerSelector, QuantizationPlan, from_name, quantize
 from ..select import Selection, Selector
 from ..workflow.report import read_sweep, summary_table
 from ..workflow.sweep import GridEntry, SweepResult, default_grid, sweep
 from .progress import ProgressBar
 
-EXIT_OK, EXIT_NO_CANDIDATE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_NO_CANDIDATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def inspect(args: argparse.Namespace) -> int:
@@ -60,11 +61,13 @@ def selector_of(args: argparse.Namespace) -> LayerSelector:
 
 def quantize_command(args: argparse.Namespace) -> int:
     """``mlquant quantize``: one quantized model file."""
-    model = load(args.model)
     quantizer = from_name(args.method, args.nbits)
-    name = f"{args.method}_{args.nbits}" if args.nbits != 16 else "float16"
+    name = quantizer.name
     output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}.mlmodel")
-    small = quantize(model, quantizer, select=selector_of(args))
+    check_output(output, inputs=[] if args.force else [args.model], what="-o")
+    model = load(args.model)
+    plan = QuantizationPlan(default=quantizer, select=selector_of(args), make_non_updatable=args.make_non_updatable)
+    small = quantize(model, plan)
     small.save(output, overwrite=args.force)
     if args.json:
         print(json.dumps({"output": str(output), "quantizer": name, "size_bytes": small.size_bytes,
@@ -90,18 +93,16 @@ def _preprocessing(args: argparse.Namespace) -> Preprocessing:
 def evaluate(args: argparse.Namespace) -> int:
     """``mlquant evaluate``: per-class accuracy of one or more models."""
     bar = ProgressBar(enabled=False if args.quiet or args.json else None)
+    for path, flag in ((args.csv, "--csv"), (args.json_out, "--json-out")):
+        if path:
+            check_output(path, data=[args.data], inputs=args.models, what=flag)
     data = ImageFolder(args.data, strict=args.strict)
-    evaluator = Evaluator(data, backend=_backend(args), preprocessing=_preprocessing(args), batch_size=args.batch_size)
+    evaluator = Evaluator(data, backend=_backend(args), preprocessing=_preprocessing(args), batch_size=args.batch_size,
+                          progress=bar)
     results: list[Evaluation] = []
     reference = None
     for path in args.models:
         model = load(path)
-        label = f"evaluating {Path(path).stem}"
-
-        def show(done: int, total: int, label: str = label) -> None:
-            bar(label, done, total)
-
-        evaluator.progress = show
         result = evaluator.evaluate(model, reference=reference)
         reference = reference or result
         results.append(result)
@@ -110,9 +111,9 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.json_out:
         write_json(results, args.json_out)
     if args.json:
-        print(json.dumps([{"model": r.name, "size_bytes": r.size_bytes, "per_class": r.per_class, "accuracy": r.accuracy,
-                           "mean_class_accuracy": r.mean_class_accuracy, "top1_agreement": r.top1_agreement,
-                           "top5_agreement": r.top5_agreement, "skipped": len(r.skipped)} for r in results], indent=2))
+        print(json.dumps([{"model": r.name, "size_bytes": r.size_bytes, "per_class": r.per_class,
+                           **{key: getattr(r, key) for key in SUMMARY_KEYS}, "skipped": len(r.skipped)}
+                          for r in results], indent=2))
         return EXIT_OK
     classes = list(results[0].classes)
     rows = [[r.name, _text.size(r.size_bytes), *[_pct(r.per_class.get(c)) for c in classes], _pct(r.accuracy),
@@ -170,10 +171,13 @@ def run_sweep(args: argparse.Namespace) -> int:
     """``mlquant sweep``: quantize a grid, evaluate, choose, report."""
     bar = ProgressBar(enabled=False if args.quiet or args.json else None)
     out = Path(args.out) if args.out else Path(f"{Path(args.model).stem}-sweep")
+    check_output(out, folder=True, data=[args.data], inputs=[args.model], what="--out")
+    grid = _grid(args)
     result = sweep(
-        args.model, ImageFolder(args.data, strict=args.strict), out_dir=out, grid=_grid(args), selector=_selector(args),
+        args.model, ImageFolder(args.data, strict=args.strict), out_dir=out, grid=grid, selector=_selector(args),
         select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
         batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
+        make_non_updatable=args.make_non_updatable,
     )
     return _finish(result, args.json, out)
 
@@ -197,13 +201,11 @@ def demo(args: argparse.Namespace) -> int:
     from ..workflow.demo import build_digits_demo
 
     bar = ProgressBar(enabled=False if args.quiet or args.json else None)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        msg = f"--out {out} is a file; the demo needs a folder to write into"
-        raise SettingsError(msg)
+    out = check_output(args.out, folder=True, what="--out")
     files = build_digits_demo(out)
     if not args.json:
         print(f"built {files.model} (held-out accuracy {files.test_accuracy:.1%}) and {files.data}/<digit>/*.png")
-    result = sweep(files.model, files.data, out_dir=out / "sweep", selector=_selector(args), fast=args.fast,
-                   progress=bar, backend=_backend(args))
+    result = sweep(files.model, ImageFolder(files.data, strict=args.strict), out_dir=out / "sweep",
+                   selector=_selector(args), fast=args.fast, progress=bar, backend=_backend(args),
+                   preprocessing=_preprocessing(args), batch_size=args.batch_size)
     return _finish(result, args.json, out / "sweep")

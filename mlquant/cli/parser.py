@@ -1,20 +1,26 @@
 """The ``mlquant`` command line.
 
-Every subcommand is a thin layer over the library (see :mod:`mlquant._commands`). Exit codes:
-0 success, 1 no candidate meets the tolerance, 2 bad usage or input (one line on stderr,
-never a traceback). An unexpected exception still shows its traceback: that is a bug to report.
+Every subcommand is a thin layer over the library (see :mod:`.commands`). Exit codes: 0
+success, 1 no candidate meets the tolerance, 2 bad usage or input (one line on stderr, never a
+traceback), 3 an internal error (a bug in mlquant: one line naming where, the traceback with
+``--debug``). Any other unexpected exception still shows its traceback: that is a bug too.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import TextIO
 
 from .._version import __version__
-from ..errors import MlquantError
+from ..errors import InternalError, MlquantError, MlquantWarning
+from ..evaluate import CoreMLBackend
 from ..evaluate.preprocess import CROP_MODES, RESAMPLING
 from ..quantize import BUILT_IN
+from ..select import MAX_CLASS_DROP, MAX_MEAN_DROP
 from . import commands as _commands
 
 __all__ = ["build_parser", "main"]
@@ -34,13 +40,16 @@ def _selection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--exclude", action="append", metavar="PATTERN", help="skip layers whose name matches this glob")
     group.add_argument("--min-count", type=int, default=0, metavar="N", help="skip weights with fewer than N values")
     group.add_argument("--biases", action="store_true", help="quantize bias vectors too (default: keep them float32)")
+    group.add_argument("--make-non-updatable", action="store_true",
+                       help="switch off on-device training so updatable layers can be quantized too "
+                            "(default: keep their weights float32, as Core ML requires)")
 
 
 def _evaluation_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("how models are run")
     group.add_argument("--backend", choices=["auto", "reference", "coreml"], default="auto",
                        help="auto: Core ML on macOS, the reference runtime elsewhere")
-    group.add_argument("--compute-units", default="ALL", choices=["ALL", "CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE"],
+    group.add_argument("--compute-units", default="ALL", choices=CoreMLBackend.COMPUTE_UNITS,
                        help="Core ML compute units (with --backend coreml)")
     group.add_argument("--float16", action="store_true", help="reference runtime rounding activations to float16")
     group.add_argument("--crop", choices=CROP_MODES, default="centerCrop", help="Vision's crop-and-scale option")
@@ -52,8 +61,10 @@ def _evaluation_options(parser: argparse.ArgumentParser) -> None:
 
 def _tolerance_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tolerance (percentage points; a negative value switches a limit off)")
-    group.add_argument("--max-drop", type=float, default=1.0, help="largest mean drop over classes (default: 1)")
-    group.add_argument("--max-class-drop", type=float, default=5.0, help="largest drop of any class (default: 5)")
+    group.add_argument("--max-drop", type=float, default=MAX_MEAN_DROP,
+                       help=f"largest mean drop over classes (default: {MAX_MEAN_DROP:g})")
+    group.add_argument("--max-class-drop", type=float, default=MAX_CLASS_DROP,
+                       help=f"largest drop of any class (default: {MAX_CLASS_DROP:g})")
     group.add_argument("--metric", choices=["accuracy", "agreement"], default="accuracy",
                        help="accuracy against labels, or agreement with the float model")
     group.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -63,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``mlquant``."""
     parser = _Parser(prog="mlquant", description="Make Core ML models small without losing accuracy.")
     parser.add_argument("--version", action="version", version=f"mlquant {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     inspect = commands.add_parser("inspect", help="list a model's layers, weights and storage")
@@ -118,12 +130,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _notes(command: str) -> Iterator[None]:
+    """Print each :class:`MlquantWarning` as one ``mlquant <command>: note: ...`` line on stderr."""
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, MlquantWarning):
+            print(f"mlquant {command}: note: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", MlquantWarning)
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
-        return run(args)
+        with _notes(args.command):
+            return run(args)
+    except InternalError as error:
+        if args.debug:
+            raise
+        print(f"mlquant {args.command}: internal error (a bug in mlquant; please report it with the "
+              f"output of --debug): {error}", file=sys.stderr)
+        return _commands.EXIT_INTERNAL
     except MlquantError as error:
         print(f"mlquant {args.command}: error: {error}", file=sys.stderr)
         return _commands.EXIT_USAGE

@@ -1,7 +1,8 @@
 """Backends: what turns a batch of inputs into class scores.
 
-A backend is anything with one method, ``predict(model, inputs) -> scores`` (see
-:class:`Backend`). Two ship with mlquant:
+A backend is a :class:`Backend` subclass with one method to write, ``predict(model, inputs) ->
+scores``, and an optional hook, ``prepare(model)``, called before any input is read. Two ship
+with mlquant:
 
 * :class:`ReferenceBackend`: mlquant's numpy runtime, which executes the NeuralNetwork spec
   itself with the weights exactly as Core ML dequantizes them. It runs everywhere and is the
@@ -11,7 +12,7 @@ A backend is anything with one method, ``predict(model, inputs) -> scores`` (see
 
 A test double is a few lines::
 
-    class Always:
+    class Always(mlquant.Backend):
         name = "always-first"
         def predict(self, model, inputs):
             scores = np.zeros((len(inputs), len(model.class_labels)))
@@ -21,8 +22,9 @@ A test double is a few lines::
 
 from __future__ import annotations
 
+import abc
 import platform
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
@@ -33,13 +35,24 @@ from .signature import ImageInput, signature
 __all__ = ["Backend", "CoreMLBackend", "ReferenceBackend", "default_backend"]
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """Computes class scores for a batch of inputs."""
+class Backend(abc.ABC):
+    """Computes class scores for a batch of inputs: subclass it and write :meth:`predict`."""
 
-    name: str
-    """Names the backend in results (``reference``, ``coreml-cpuOnly``...)."""
+    #: Names the backend in results (``reference``, ``coreml-all``...).
+    name: str = "backend"
 
+    def prepare(self, model: Model) -> None:
+        """Get ready to run ``model`` (compile it, build an executor) before any input is read.
+
+        The evaluator calls it first, so a model the backend cannot run fails before the data
+        is decoded. The default does nothing.
+
+        Raises:
+            UnsupportedLayerError: The backend cannot run a layer of ``model``.
+        """
+        return
+
+    @abc.abstractmethod
     def predict(self, model: Model, inputs: np.ndarray) -> np.ndarray:
         """Score a batch.
 
@@ -53,10 +66,9 @@ class Backend(Protocol):
             ``(B, K)`` scores, one column per class label in the model's label order (for a
             model that is not a classifier, its first output flattened per input).
         """
-        ...
 
 
-class ReferenceBackend:
+class ReferenceBackend(Backend):
     """mlquant's numpy runtime: the NeuralNetwork spec executed layer by layer.
 
     Args:
@@ -96,7 +108,7 @@ def _scores(model: Model, outputs: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(array, dtype=np.float32).reshape(len(array), -1)
 
 
-class CoreMLBackend:
+class CoreMLBackend(Backend):
     """Core ML itself, through coremltools' ``MLModel.predict`` (macOS only).
 
     Args:

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from .._files import atomic_write
+from .._progress import Progress, silent
 from .._version import __version__
 from ..errors import DataError
 from ..formats import Model
@@ -28,8 +29,6 @@ from .results import evaluation_from_dict, evaluation_to_dict
 
 __all__ = ["CachingEvaluator", "EvaluationCache", "data_fingerprint"]
 
-#: ``(label, done, total)`` progress callbacks.
-Progress = Callable[[str, int, int], None]
 
 
 def data_fingerprint(data: ImageFolder) -> str:
@@ -101,7 +100,7 @@ class CachingEvaluator:
     def __init__(self, evaluator: Evaluator, store: EvaluationCache, report: Progress | None = None) -> None:
         self.evaluator = evaluator
         self.store = store
-        self.report = report or (lambda label, done, total: None)
+        self.report = report or silent
         self.data_key = data_fingerprint(evaluator.data) if store.folder is not None else ""
         self.seen: dict[str, Evaluation] = {}
         self.spent = 0
@@ -129,7 +128,7 @@ class CachingEvaluator:
         known = self.seen.get(fingerprint) or (self.store.get(key) if key else None)
         if known is not None and (known.complete or stop is not None):
             return attrs.evolve(known, name=name, size_bytes=model.size_bytes)
-        self.evaluator.progress = lambda done, total: self.report(f"evaluating {name}", done, total)
+        self.evaluator.progress = self.report
         result = self.evaluator.evaluate(model, reference=reference, name=name, stop=stop)
         self.spent += len(result.files)
         self.seen[fingerprint] = result

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .._progress import Progress
 from .._version import __version__
 from ..errors import DataError, SettingsError
 from ..formats import Model
@@ -30,8 +31,6 @@ from .signature import ImageInput, signature
 
 __all__ = ["Confusion", "Evaluation", "Evaluator"]
 
-#: Called after each batch with ``(inputs done, inputs in all)``.
-Progress = Callable[[int, int], None]
 
 
 def _frozen(value: Any, dtype: Any) -> np.ndarray:
@@ -161,7 +160,8 @@ class Evaluator:
         backend: What computes scores; Core ML on macOS, the reference runtime elsewhere.
         preprocessing: How images are scaled and cropped (Vision's ``centerCrop`` by default).
         batch_size: Inputs per backend call.
-        progress: Called after every batch with ``(done, total)``.
+        progress: Called after every batch with ``(label, done, total)``: the label is
+            ``evaluating <model name>``, the counts are inputs.
     """
 
     def __init__(
@@ -174,6 +174,9 @@ class Evaluator:
         progress: Progress | None = None,
     ) -> None:
         self.data = data if isinstance(data, ImageFolder) else ImageFolder(data)
+        if backend is not None and not isinstance(backend, Backend):
+            msg = f"Evaluator: backend must be an mlquant.Backend subclass (got {type(backend).__name__})"
+            raise SettingsError(msg)
         self.backend = backend or default_backend()
         self.preprocessing = preprocessing
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -218,9 +221,7 @@ class Evaluator:
                 msg = "labelled class folders need a classifier; this model has no class labels (use an unlabelled folder and a reference)"
                 raise DataError(msg)
             mapping = resolve_labels(self.data.folders, labels, self.data.label_map)
-        prepare = getattr(self.backend, "prepare", None)
-        if prepare is not None:
-            prepare(model)
+        self.backend.prepare(model)
         batch = self.data.batch(sig.input, self.preprocessing)
         truth = np.array([mapping[str(s.folder)] for s in batch.samples]) if mapping else None
         files = tuple(str(s.path.relative_to(self.data.root)) for s in batch.samples)
@@ -230,11 +231,12 @@ class Evaluator:
         confidence = np.zeros(len(files), dtype=np.float32)
         measured = self._measured(sig.input)
         classes = tuple(labels[i] for i in sorted(set(mapping.values()))) if labels else ()
+        result_name = name or (model.path.stem if model.path else "model")
 
         def result(done: int, complete: bool) -> Evaluation:
             seen = truth[:done] if truth is not None else None
             return Evaluation(
-                name=name or (model.path.stem if model.path else "model"),
+                name=result_name,
                 size_bytes=model.size_bytes,
                 labels=labels or tuple(str(i) for i in range(width)),
                 classes=classes,
@@ -256,7 +258,7 @@ class Evaluator:
             top5[start:done] = order
             confidence[start:done] = scores[np.arange(len(chunk)), order[:, 0]]
             if self.progress is not None:
-                self.progress(done, len(files))
+                self.progress(f"evaluating {result_name}", done, len(files))
             if stop is not None and done < len(files) and stop(result(done, complete=False)):
                 return result(done, complete=False)
         return result(len(files), complete=True)
@@ -265,7 +267,7 @@ class Evaluator:
     def setup(self) -> dict[str, Any]:
         """What besides the model and the data decides the results: backend and preprocessing."""
         return {
-            "backend": getattr(self.backend, "name", type(self.backend).__name__),
+            "backend": self.backend.name,
             "preprocessing": attrs.asdict(self.preprocessing),
         }
 

@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ..errors import SettingsError
+from ..errors import DataError, SettingsError
 from .signature import ImageInput
 
 __all__ = ["CROP_MODES", "RESAMPLING", "Preprocessing", "UnusableImage", "load_image", "to_pixels"]
@@ -68,7 +68,7 @@ class Preprocessing:
     """Larger images are refused as possible decompression bombs instead of decoded."""
 
 
-class UnusableImage(Exception):
+class UnusableImage(DataError):
     """An image file that cannot be used; the message is the reason it is skipped."""
 
 

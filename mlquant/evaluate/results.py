@@ -25,6 +25,7 @@ from .data import Skipped
 from .evaluator import Evaluation
 
 __all__ = [
+    "SUMMARY_KEYS",
     "CsvRow",
     "evaluation_from_dict",
     "evaluation_to_dict",
@@ -35,7 +36,8 @@ __all__ = [
     "write_json",
 ]
 
-_SUMMARY = ("accuracy", "mean_class_accuracy", "top1_agreement", "top5_agreement")
+#: The figures every evaluation summary holds, in this order (JSON, CSV, reports, the command line).
+SUMMARY_KEYS = ("accuracy", "mean_class_accuracy", "top1_agreement", "top5_agreement")
 
 
 def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
@@ -44,7 +46,7 @@ def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
         "name": evaluation.name,
         "size_bytes": evaluation.size_bytes,
         "complete": evaluation.complete,
-        "summary": {key: getattr(evaluation, key) for key in _SUMMARY},
+        "summary": {key: getattr(evaluation, key) for key in SUMMARY_KEYS},
         "per_class": evaluation.per_class,
         "labels": list(evaluation.labels),
         "classes": list(evaluation.classes),
@@ -132,7 +134,7 @@ class CsvRow:
 
 def row_of(evaluation: Evaluation, **extra: float | str | None) -> CsvRow:
     """The CSV row of an evaluation, with optional extra columns."""
-    figures: dict[str, float | str | None] = {key: getattr(evaluation, key) for key in _SUMMARY}
+    figures: dict[str, float | str | None] = {key: getattr(evaluation, key) for key in SUMMARY_KEYS}
     return CsvRow(evaluation.name, evaluation.size_bytes, evaluation.per_class, {**figures, **extra})
 
 

@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 
 from .. import _coreml
+from .._files import same_file
 from ..errors import OverwriteError, SettingsError, UnsupportedModelError
 from ..weights import QuantizedWeights
 
@@ -43,6 +44,8 @@ class WeightInfo:
     """Output-channel axis for per-channel quantization; None where there is none."""
     is_bias: bool
     """Whether this is an additive bias vector of a larger layer."""
+    updatable: bool
+    """Whether the model trains this weight on device (Core ML then needs it in float32)."""
     storage: str
     """How it is stored now: ``float32``, ``float16``, ``linear``, ``lut``, ``int8``..."""
     nbits: int
@@ -242,6 +245,18 @@ class Model(abc.ABC):
         model._cache = {i: v for i, v in self._cache.items() if i not in new}
         return model
 
+    def storage_problem(self, weight: WeightInfo, form: QuantizedWeights) -> str | None:
+        """Why ``weight`` cannot be stored as ``form`` in this model, or None if it can.
+
+        Formats override this with what they cannot store (a NeuralNetwork updatable layer's
+        weights must stay float32); :func:`mlquant.quantize` keeps such weights as they are.
+        """
+        return None
+
+    def without_updates(self) -> Model:
+        """This model with on-device training switched off (``self`` where there is none)."""
+        return self
+
     def with_preprocessing_as_weights(self) -> Model:
         """This model, rewritten (exactly) so that constants of its preprocessing are weights.
 
@@ -288,7 +303,7 @@ class Model(abc.ABC):
             OutputError: ``path`` cannot be written.
         """
         target = Path(path)
-        if not overwrite and self._source is not None and _same_file(target, self._source):
+        if not overwrite and self._source is not None and same_file(target, self._source):
             msg = f"refusing to overwrite {target}, the file this model was loaded from (pass overwrite=True, or --force)"
             raise OverwriteError(msg)
         self._write(target)
@@ -312,10 +327,3 @@ def format_of(spec: Any) -> type[Model]:
 def weight_layer_types() -> tuple[str, ...]:
     """Every layer or operation type that holds weights in some format, sorted."""
     return tuple(sorted({kind for fmt in Model._formats for kind in fmt.weight_layer_types}))
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False

@@ -2,10 +2,18 @@
 
 A :class:`LayerSelector` picks weights by layer type, layer-name pattern and size; a
 :class:`QuantizationPlan` gives the selected weights a default quantizer and lets single
-layers override it (another quantizer, or ``None`` to keep float), which is how mixed
-precision is written down. :func:`quantize` applies a quantizer or a plan to a
-:class:`~mlquant.Model` and returns a new one; :func:`dequantize` turns any model back into
-float32.
+weights or layers override it (another quantizer, or ``None`` to keep float), which is how
+mixed precision is written down. :func:`quantize` applies a quantizer or a plan to a
+:class:`~mlquant.Model` of any format and returns a new one; :func:`dequantize` turns any
+model back into float32.
+
+A name pattern matches a name equal to it, or, failing that, matching it as a glob
+(``fire*/expand*``), so a layer literally named ``conv[1]`` can still be addressed.
+
+What a format cannot store is never written: a weight the model says cannot hold the
+quantized form (an updatable layer's weights, float16 in an updatable model) keeps its
+storage, with a :class:`~mlquant.errors.MlquantWarning` saying so; so does a quantized model
+that is not smaller than its input, and re-quantizing weights that were already quantized.
 
 Biases are kept in float32 unless ``LayerSelector(biases=True)``: a bias vector is a few
 hundred values, so quantizing it saves almost nothing, while coremltools' habit of squeezing
@@ -15,18 +23,19 @@ it into the weights' small look-up table (or one 1-bit linear range) costs accur
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 import numpy as np
 
-from ..errors import SettingsError
+from ..errors import MlquantWarning, SettingsError
 from ..formats import Model, WeightInfo, weight_layer_types
 from ..weights import QuantizedWeights
 from .quantizers import Quantizer
 
-__all__ = ["LayerSelector", "QuantizationPlan", "dequantize", "quantize"]
+__all__ = ["LayerSelector", "Notes", "Overrides", "QuantizationPlan", "dequantize", "quantize", "quantize_with_notes"]
 
 
 def _layer_types(value: Iterable[str] | str | None) -> frozenset[str] | None:
@@ -65,9 +74,9 @@ class LayerSelector:
     layer_types: frozenset[str] | None = attrs.field(default=None, converter=_layer_types)
     """Only layers of these types (``convolution``, ``innerProduct``...); None for every type."""
     names: tuple[str, ...] = attrs.field(default=(), converter=_patterns)
-    """Only layers whose name matches one of these glob patterns (``fire*/expand*``); empty for all."""
+    """Only layers whose name is, or matches as a glob, one of these (``fire*/expand*``); empty for all."""
     exclude: tuple[str, ...] = attrs.field(default=(), converter=_patterns)
-    """Skip layers whose name matches one of these glob patterns."""
+    """Skip layers whose name is, or matches as a glob, one of these."""
     min_count: int = attrs.field(default=0, validator=_non_negative)
     """Skip weights with fewer values than this."""
     biases: bool = attrs.field(default=False, converter=bool)
@@ -85,17 +94,73 @@ class LayerSelector:
             return False
         return weight.count >= self.min_count
 
+    @property
+    def is_default(self) -> bool:
+        """Whether this selector is the default one (every weight but biases)."""
+        return self == LayerSelector()
+
+    def describe(self) -> str:
+        """The criteria in words, for messages: ``only 'fc*', at least 1000 values``."""
+        parts = []
+        if self.layer_types is not None:
+            parts.append(f"types {', '.join(sorted(self.layer_types))}")
+        if self.names:
+            parts.append(f"only {', '.join(map(repr, self.names))}")
+        if self.exclude:
+            parts.append(f"excluding {', '.join(map(repr, self.exclude))}")
+        if self.min_count:
+            parts.append(f"at least {self.min_count} values")
+        return ", ".join(parts) or "every weight" + (" and bias" if self.biases else " but biases")
+
 
 def _matches(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+    return any(name == pattern or fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def _per_layer(value: Mapping[str, Quantizer | None]) -> Mapping[str, Quantizer | None]:
-    for layer, quantizer in value.items():
-        if quantizer is not None and not isinstance(quantizer, Quantizer):
-            msg = f"QuantizationPlan: layer {layer!r} maps to {quantizer!r}; expected a Quantizer or None (keep float)"
-            raise SettingsError(msg)
-    return dict(value)
+class Overrides(Mapping[str, "Quantizer | None"]):
+    """A read-only, hashable, ordered mapping of names to quantizers (or None: keep float).
+
+    Args:
+        items: The entries, in priority order.
+        what: What the keys name, for error messages (``layer``, ``weight``).
+
+    Raises:
+        SettingsError: A value is neither a :class:`Quantizer` nor None.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Quantizer | None] | Iterable[tuple[str, Quantizer | None]] = (),
+                 what: str = "entry") -> None:
+        entries = dict(items.items() if isinstance(items, Mapping) else items)
+        for name, quantizer in entries.items():
+            if quantizer is not None and not isinstance(quantizer, Quantizer):
+                msg = f"QuantizationPlan: {what} {name!r} maps to {quantizer!r}; expected a Quantizer or None (keep float)"
+                raise SettingsError(msg)
+        self._items = entries
+
+    def __getitem__(self, key: str) -> Quantizer | None:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._items.items()))
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+
+def _layer_overrides(value: Any) -> Overrides:
+    return value if isinstance(value, Overrides) else Overrides(value, "layer")
+
+
+def _weight_overrides(value: Any) -> Overrides:
+    return value if isinstance(value, Overrides) else Overrides(value, "weight")
 
 
 def _optional_quantizer(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -106,36 +171,81 @@ def _optional_quantizer(instance: Any, attribute: attrs.Attribute[Any], value: A
 
 @attrs.frozen
 class QuantizationPlan:
-    """A quantizer for every weight: a default, per-layer overrides, and a selector.
+    """A quantizer for every weight: a default, per-weight and per-layer overrides, and a selector.
 
     Example::
 
         plan = QuantizationPlan(
             default=KMeansLUTQuantizer(nbits=4),
             per_layer={"conv1": Float16Quantizer(), "conv10*": None},
+            per_weight={"bn.variance": None},
         )
     """
 
     default: Quantizer | None = attrs.field(default=None, validator=_optional_quantizer)
     """The quantizer for selected weights that no override names; None leaves them alone."""
-    per_layer: Mapping[str, Quantizer | None] = attrs.field(factory=dict, converter=_per_layer)
-    """Layer name (or glob pattern) to its quantizer, or to None to keep the layer float.
-    An override applies to the layer's weights whatever the selector's type, name and size
-    criteria say; its biases still follow ``select.biases``. The first matching entry wins."""
+    per_layer: Overrides = attrs.field(factory=Overrides, converter=_layer_overrides)
+    """Layer name (or glob pattern) to its quantizer, or to None to keep the layer float. An
+    override applies to the layer's weights whatever the selector's type, name and size
+    criteria say; its biases still follow ``select.biases``. An entry equal to the layer's name
+    wins; otherwise the first entry matching it as a glob."""
+    per_weight: Overrides = attrs.field(factory=Overrides, converter=_weight_overrides)
+    """Exact weight name (``layer.field``, see :attr:`WeightInfo.name`) to its quantizer, or None
+    to keep it; takes precedence over ``per_layer`` and the selector, biases included."""
     select: LayerSelector = attrs.field(factory=LayerSelector)
     """Which weights the default quantizer applies to."""
     move_mean_image: bool = attrs.field(default=False, converter=bool)
-    """First move the model's mean image into a bias layer named ``mlquant_mean_image_<input>``
-    (an exact rewrite, see :mod:`mlquant.rewrite`), so that the plan can quantize it."""
+    """First turn constants of the model's preprocessing into weights (an exact rewrite, see
+    :meth:`Model.with_preprocessing_as_weights`: a NeuralNetwork mean image becomes a bias layer
+    named ``mlquant_mean_image_<input>``), so that the plan can quantize them."""
+    make_non_updatable: bool = attrs.field(default=False, converter=bool)
+    """Switch off on-device training first, so that updatable layers can be quantized too.
+    Without it their weights stay float32, as Core ML requires of weights it updates."""
 
     def quantizer_for(self, weight: WeightInfo) -> Quantizer | None:
         """The quantizer ``weight`` gets under this plan, or None if it keeps its storage."""
+        if weight.name in self.per_weight:
+            return self.per_weight[weight.name]
         if weight.is_bias and not self.select.biases:
             return None
+        if weight.layer in self.per_layer:
+            return self.per_layer[weight.layer]
         for pattern, quantizer in self.per_layer.items():
             if fnmatch.fnmatchcase(weight.layer, pattern):
                 return quantizer
         return self.default if self.select(weight) else None
+
+    def check(self, model: Model) -> None:
+        """Check that every name in this plan addresses something in ``model``.
+
+        Raises:
+            SettingsError: An override names no weight or layer of the model, or the default
+                quantizer's selector matches no weight.
+        """
+        names = {w.name for w in model.weights}
+        layers = {w.layer for w in model.weights}
+        example = ", ".join(sorted(layers)[:4])
+        for name in self.per_weight:
+            if name not in names:
+                msg = f"the plan names weight {name!r}, which this model does not have (weights are named layer.field)"
+                raise SettingsError(msg)
+        for pattern in self.per_layer:
+            if not _matches_any(pattern, layers):
+                msg = f"the plan's layer entry {pattern!r} matches none of the model's layers (e.g. {example})"
+                raise SettingsError(msg)
+        if self.default is not None and not any(self.select(w) for w in model.weights):
+            msg = (f"the layer selection ({self.select.describe()}) matches none of the model's "
+                   f"{len(model.weights)} weights (layers include {example})")
+            raise SettingsError(msg)
+
+    def describe(self) -> str:
+        """The overrides in one line: ``conv1.weights: kmeans_lut_8, fire2: float32, ...``."""
+        entries = [*self.per_weight.items(), *self.per_layer.items()]
+        return ", ".join(f"{name}: {q.name if q else 'float32'}" for name, q in entries)
+
+
+def _matches_any(pattern: str, names: set[str]) -> bool:
+    return pattern in names or any(fnmatch.fnmatchcase(name, pattern) for name in names)
 
 
 def as_plan(quantizer: Quantizer | QuantizationPlan, select: LayerSelector | None = None) -> QuantizationPlan:
@@ -168,13 +278,59 @@ def quantize(
         The quantized model, its specification version raised as Core ML requires.
 
     Raises:
+        SettingsError: The plan names weights or layers the model does not have, or its
+            selection matches no weight.
         QuantizationError: A weight holds NaN or infinity, or a quantizer returned an
             invalid table or indices; the message names the layer.
+
+    Warns:
+        MlquantWarning: Weights the format cannot store quantized were kept; weights that were
+            already quantized were quantized again; the result is not smaller than ``model``.
     """
-    plan = as_plan(quantizer, select)
+    result, notes = quantize_with_notes(model, as_plan(quantizer, select), on_weight=on_weight)
+    notes.warn()
+    return result
+
+
+@attrs.frozen
+class Notes:
+    """What a caller would not expect of a quantized model, gathered by :func:`quantize_with_notes`."""
+
+    kept: tuple[str, ...] = ()
+    """Weights the format cannot store in the quantized form, kept as they were, with why."""
+    requantized: tuple[str, ...] = ()
+    """Storages (``4-bit lut``...) of weights that were already quantized and were quantized again."""
+    size_ratio: float = 0.0
+    """The quantized model's size over its input's."""
+
+    def warn(self) -> None:
+        """Issue one :class:`~mlquant.errors.MlquantWarning` per kind of note."""
+        if self.kept:
+            more = f" (and {len(self.kept) - 1} more)" if len(self.kept) > 1 else ""
+            warnings.warn(f"kept {len(self.kept)} weight{'s' if len(self.kept) > 1 else ''} as they were: "
+                          f"{self.kept[0]}{more}; switching off on-device training (make_non_updatable, "
+                          "--make-non-updatable) lets them be quantized", MlquantWarning, stacklevel=3)
+        if self.requantized:
+            warnings.warn(f"weights already stored quantized ({', '.join(self.requantized)}) were quantized again "
+                          "from their dequantized values", MlquantWarning, stacklevel=3)
+        if self.size_ratio >= 1:
+            warnings.warn(f"the quantized model is not smaller than its input ({self.size_ratio:.0%} of its size)",
+                          MlquantWarning, stacklevel=3)
+
+
+def quantize_with_notes(
+    model: Model, plan: QuantizationPlan, *, on_weight: Callable[[WeightInfo], None] | None = None
+) -> tuple[Model, Notes]:
+    """:func:`quantize`, returning its notes instead of warning (for callers that gather them)."""
+    original = model
+    if plan.make_non_updatable:
+        model = model.without_updates()
     if plan.move_mean_image:
         model = model.with_preprocessing_as_weights()
+    plan.check(model)
     new: dict[int, QuantizedWeights | np.ndarray] = {}
+    kept: list[str] = []
+    again: list[str] = []
     for weight in model.weights:
         chosen = plan.quantizer_for(weight)
         if chosen is None:
@@ -182,8 +338,17 @@ def quantize(
         if on_weight is not None:
             on_weight(weight)
         where = f"layer '{weight.layer}' ({weight.layer_type}) {weight.field}"
-        new[weight.index] = chosen.quantize(model.read(weight), channel_axis=weight.channel_axis, where=where)
-    return model.replace(new)
+        quantized = chosen.quantize(model.read(weight), channel_axis=weight.channel_axis, where=where)
+        problem = model.storage_problem(weight, quantized)
+        if problem is not None:
+            kept.append(f"{weight.name}: {problem}")
+            continue
+        if weight.nbits < 16:
+            again.append(f"{weight.nbits}-bit {weight.storage}")
+        new[weight.index] = quantized
+    result = model.replace(new)
+    notes = Notes(tuple(kept), tuple(sorted(set(again))), result.size_bytes / max(1, original.size_bytes))
+    return result, notes
 
 
 def dequantize(model: Model) -> Model:

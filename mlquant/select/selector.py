@@ -27,7 +27,12 @@ from ..errors import SettingsError
 from ..evaluate.evaluator import Evaluation
 from . import _stats
 
-__all__ = ["Assessment", "Candidate", "Selection", "Selector"]
+__all__ = ["MAX_CLASS_DROP", "MAX_MEAN_DROP", "Assessment", "Candidate", "Selection", "Selector"]
+
+#: The default tolerance, in percentage points: the class-averaged metric may drop this much ...
+MAX_MEAN_DROP = 1.0
+#: ... and no single class more than this.
+MAX_CLASS_DROP = 5.0
 
 #: Simpler strategies win ties.
 SIMPLICITY = {"float": 0, "float16": 1, "linear": 2, "linear_symmetric": 2, "linear_lut": 3, "kmeans_lut": 4}
@@ -125,9 +130,9 @@ class Selector:
         Selector(max_mean_drop=1.0, max_class_drop=3.0).select(base, candidates)
     """
 
-    max_mean_drop: float | None = attrs.field(default=1.0, validator=_optional_points)
+    max_mean_drop: float | None = attrs.field(default=MAX_MEAN_DROP, validator=_optional_points)
     """Largest allowed drop of the class-averaged metric, in points; None for no limit."""
-    max_class_drop: float | None = attrs.field(default=5.0, validator=_optional_points)
+    max_class_drop: float | None = attrs.field(default=MAX_CLASS_DROP, validator=_optional_points)
     """Largest allowed drop of any single class, in points; None for no limit."""
     metric: str = attrs.field(default="accuracy", validator=_metric)
     """``accuracy`` (against labels) or ``agreement`` (with the float model)."""

@@ -1,7 +1,7 @@
 """Mixed precision: spend bits where the model needs them.
 
     >>> plan = mlquant.search_mixed_precision(model, "testing_data", max_mean_drop=1.0, max_class_drop=3.0)
-    >>> plan.per_layer                     # {"conv1": KMeansLUTQuantizer(nbits=8), ...}
+    >>> plan.per_weight                    # {"conv1.weights": KMeansLUTQuantizer(nbits=8), ...}
     >>> small = mlquant.quantize(model, plan)
 
 The search, on a calibration part of the data (stratified per class and seeded; the rest is
@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 import attrs
 import numpy as np
 
+from .._progress import Progress, silent
 from ..errors import SettingsError
 from ..evaluate import (
     Backend,
@@ -54,28 +55,34 @@ from ..evaluate import (
     default_backend,
 )
 from ..formats import Model, load
-from ..quantize import Float16Quantizer, KMeansLUTQuantizer, QuantizationPlan, Quantizer, quantize
-from ..select import Candidate, Selector
+from ..quantize import (
+    Float16Quantizer,
+    KMeansLUTQuantizer,
+    LayerSelector,
+    QuantizationPlan,
+    Quantizer,
+    quantize,
+)
+from ..select import MAX_CLASS_DROP, MAX_MEAN_DROP, Candidate, Selector
 
-__all__ = ["DEFAULT_OPTIONS", "LayerSensitivity", "MixedPrecisionPlan", "search_mixed_precision"]
+__all__ = ["DEFAULT_OPTIONS", "MixedPrecisionPlan", "WeightSensitivity", "search_mixed_precision"]
 
 #: The per-layer choices the search allocates among (plus keeping a layer float32).
 DEFAULT_OPTIONS: tuple[Quantizer, ...] = (Float16Quantizer(), *(KMeansLUTQuantizer(nbits=n) for n in range(8, 1, -1)))
 _PROBES = (KMeansLUTQuantizer(nbits=6), KMeansLUTQuantizer(nbits=4))
 
-Progress = Callable[[str, int, int], None]
 
 
 @attrs.frozen
-class LayerSensitivity:
-    """What each option costs one layer: bytes, weight error, and output divergence."""
+class WeightSensitivity:
+    """What each option costs one weight: bytes, weight error, and output divergence."""
 
-    layer: str
-    """The layer."""
+    weight: str
+    """The weight's name (``layer.field``)."""
     options: tuple[str, ...]
-    """Option names, ``float32`` (keep) first."""
+    """Option names, the weight's current storage (keep it, usually ``float32``) first."""
     nbytes: tuple[int, ...]
-    """Bytes of the layer's quantized weights under each option."""
+    """Bytes the weight takes in the file under each option."""
     error: tuple[float, ...]
     """Squared weight error under each option."""
     divergence: tuple[float, ...]
@@ -86,13 +93,13 @@ class LayerSensitivity:
 
 @attrs.frozen
 class MixedPrecisionPlan(QuantizationPlan):
-    """A per-layer plan found by :func:`search_mixed_precision`, with the evidence for it.
+    """A per-weight plan found by :func:`search_mixed_precision`, with the evidence for it.
 
     It is a :class:`~mlquant.QuantizationPlan`, so ``mlquant.quantize(model, plan)`` applies it.
     """
 
-    sensitivity: tuple[LayerSensitivity, ...] = ()
-    """Each layer's options, sizes and divergences."""
+    sensitivity: tuple[WeightSensitivity, ...] = ()
+    """Each searched weight's options, sizes and divergences."""
     calibration: Evaluation | None = attrs.field(default=None, eq=False)
     """The planned model on the calibration part."""
     validation: Evaluation | None = attrs.field(default=None, eq=False)
@@ -108,18 +115,21 @@ class MixedPrecisionPlan(QuantizationPlan):
     evaluations: int = 0
     """Assembled plans evaluated on the calibration part."""
 
-    def describe(self) -> str:
-        """The plan in one line: ``conv1: kmeans_lut_8, fire2/squeeze1x1: kmeans_lut_5, ...``."""
-        return ", ".join(f"{layer}: {q.name if q else 'float32'}" for layer, q in self.per_layer.items())
+    @property
+    def weight_bytes(self) -> int:
+        """The searched weights' bytes under the chosen options, as the search priced them."""
+        chosen = {name: q.name if q else None for name, q in self.per_weight.items()}
+        return sum(s.nbytes[s.options.index(chosen[s.weight]) if chosen[s.weight] else 0] for s in self.sensitivity)
 
 
 def search_mixed_precision(
     model: Model | str | os.PathLike[str],
     data: ImageFolder | str | os.PathLike[str],
     *,
-    max_mean_drop: float | None = 1.0,
-    max_class_drop: float | None = 3.0,
+    max_mean_drop: float | None = MAX_MEAN_DROP,
+    max_class_drop: float | None = MAX_CLASS_DROP,
     metric: str = "accuracy",
+    select: LayerSelector | None = None,
     options: Sequence[Quantizer] = DEFAULT_OPTIONS,
     calibration_share: float = 0.5,
     seed: int = 0,
@@ -140,6 +150,8 @@ def search_mixed_precision(
         max_mean_drop: Largest mean drop over classes, in points (None: no limit).
         max_class_drop: Largest drop of any class, in points (None: no limit).
         metric: ``accuracy`` or ``agreement``, as in :class:`~mlquant.Selector`.
+        select: Which weights the search may quantize (default: every weight but biases); the
+            others keep their storage.
         options: Quantizers each layer may get (keeping it float32 is always allowed).
         calibration_share: Fraction of each class used for the search.
         seed: Seeds the split.
@@ -164,7 +176,7 @@ def search_mixed_precision(
                f"(got {min_agreement}, {len(options)} options)")
         raise SettingsError(msg)
     started = time.perf_counter()
-    report = progress or (lambda label, done, total: None)
+    report = progress or silent
     original = model if isinstance(model, Model) else load(model)
     data = data if isinstance(data, ImageFolder) else ImageFolder(data)
     backend = backend or default_backend()
@@ -175,11 +187,13 @@ def search_mixed_precision(
     check = CachingEvaluator(Evaluator(calibration, backend=backend, preprocessing=preprocessing,
                                        batch_size=batch_size), store, report)
     base = check.evaluate(original, "float")
-    recipe = {"options": [o.name for o in options], "probes": [p.name for p in _PROBES], "inputs": probe_inputs}
+    chooser = select or LayerSelector()
+    recipe = {"options": [o.name for o in options], "probes": [p.name for p in _PROBES], "inputs": probe_inputs,
+              "select": repr(chooser)}
     key = store.key(work.content_fingerprint(), f"{check.data_key}:{recipe}", check.evaluator.setup) if store.folder else ""
     sensitivity = _load_sensitivities(store.get_json(key)) if key else None
     if sensitivity is None:
-        sensitivity = _sensitivities(work, check.evaluator, list(options), probe_inputs, report)
+        sensitivity = _sensitivities(work, chooser, check.evaluator, list(options), probe_inputs, report)
         if key:
             store.put_json(key, [attrs.asdict(s) for s in sensitivity])
     family = _plans(sensitivity)
@@ -224,18 +238,21 @@ def _as_candidate(evaluation: Evaluation) -> Candidate:
 
 
 def _sensitivities(
-    model: Model, check: Evaluator, options: list[Quantizer], probe_inputs: int, report: Progress
-) -> list[LayerSensitivity]:
-    """Measure each layer at the probes; estimate every option from its weight error."""
+    model: Model, select: LayerSelector, check: Evaluator, options: list[Quantizer], probe_inputs: int,
+    report: Progress,
+) -> list[WeightSensitivity]:
+    """Measure each selected weight at the probes; estimate every option from its weight error."""
     inputs = check.inputs(model).inputs[:probe_inputs]
     backend = check.backend
     reference = _probabilities(backend.predict(model, inputs))
-    layers = [w for w in model.weights if not w.is_bias]
+    layers = [w for w in model.weights if select(w)]
     result = []
     for done, weight in enumerate(layers):
         report("measuring sensitivity", done, len(layers))
         values = model.read(weight)
         quantized = {q.name: q.quantize(values, channel_axis=weight.channel_axis) for q in (*options, *_PROBES)}
+        if any(model.storage_problem(weight, q) for q in quantized.values()):
+            continue  # the format keeps this weight as it is (an updatable layer's): nothing to choose
         errors = {name: float(np.sum((q.dequantize().astype(np.float64) - values) ** 2)) for name, q in quantized.items()}
         probes = {}
         for probe in _PROBES:
@@ -243,9 +260,9 @@ def _sensitivities(
             probes[probe.name] = (errors[probe.name], _kl(reference, scores))
         fit = _power_law(*probes.values())
         names = [o.name for o in options]
-        result.append(LayerSensitivity(
-            layer=weight.layer,
-            options=("float32", *names),
+        result.append(WeightSensitivity(
+            weight=weight.name,
+            options=(weight.storage, *names),
             nbytes=(weight.nbytes, *(quantized[n].nbytes for n in names)),
             error=(0.0, *(errors[n] for n in names)),
             divergence=(0.0, *(probes[n][1] if n in probes else fit(errors[n]) for n in names)),
@@ -255,13 +272,13 @@ def _sensitivities(
     return result
 
 
-def _load_sensitivities(stored: object) -> list[LayerSensitivity] | None:
+def _load_sensitivities(stored: object) -> list[WeightSensitivity] | None:
     """Sensitivities from the cache, or None if there are none (or they are damaged)."""
     if not isinstance(stored, list):
         return None
     try:
         return [
-            LayerSensitivity(str(item["layer"]), tuple(item["options"]), tuple(item["nbytes"]), tuple(item["error"]),
+            WeightSensitivity(str(item["weight"]), tuple(item["options"]), tuple(item["nbytes"]), tuple(item["error"]),
                              tuple(item["divergence"]), tuple(item["measured"]))
             for item in stored
         ]
@@ -292,7 +309,7 @@ def _power_law(first: tuple[float, float], second: tuple[float, float]) -> Calla
     return lambda error: 0.0 if error <= 0 else d2 * (error / e2) ** exponent
 
 
-def _plans(sensitivity: list[LayerSensitivity]) -> list[tuple[int, ...]]:
+def _plans(sensitivity: list[WeightSensitivity]) -> list[tuple[int, ...]]:
     """Option choices per layer, for every price of divergence: smallest first, distinct."""
     plans = set()
     for price in np.geomspace(1.0, 1e14, 600):
@@ -301,7 +318,7 @@ def _plans(sensitivity: list[LayerSensitivity]) -> list[tuple[int, ...]]:
     return sorted(plans, key=lambda p: (sum(s.nbytes[i] for s, i in zip(sensitivity, p)), p))
 
 
-def _plan(sensitivity: list[LayerSensitivity], choice: tuple[int, ...], options: list[Quantizer],
+def _plan(sensitivity: list[WeightSensitivity], choice: tuple[int, ...], options: list[Quantizer],
           mean_image: bool) -> MixedPrecisionPlan:
-    per_layer = {s.layer: (options[i - 1] if i > 0 else None) for s, i in zip(sensitivity, choice)}
-    return MixedPrecisionPlan(per_layer=per_layer, move_mean_image=mean_image)
+    per_weight = {s.weight: (options[i - 1] if i > 0 else None) for s, i in zip(sensitivity, choice)}
+    return MixedPrecisionPlan(per_weight=per_weight, move_mean_image=mean_image)

@@ -18,7 +18,14 @@ from .. import _text
 from .._files import atomic_write
 from ..errors import DataError
 from ..evaluate.evaluator import Evaluation
-from ..evaluate.results import CsvRow, evaluation_from_dict, evaluation_to_dict, read_payload, write_csv
+from ..evaluate.results import (
+    SUMMARY_KEYS,
+    CsvRow,
+    evaluation_from_dict,
+    evaluation_to_dict,
+    read_payload,
+    write_csv,
+)
 from ..select.selector import Assessment, Candidate, Selection, Selector
 from .mixed import MixedPrecisionPlan
 
@@ -66,7 +73,7 @@ def _row(evaluation: Evaluation | None, name: str, selection: Selection, row: As
          size: int | None = None) -> CsvRow:
     figures: dict[str, float | str | None] = {}
     if evaluation is not None:
-        figures = {key: getattr(evaluation, key) for key in ("accuracy", "mean_class_accuracy", "top1_agreement", "top5_agreement")}
+        figures = {key: getattr(evaluation, key) for key in SUMMARY_KEYS}
     figures["drop"] = None if row is None or row.drop is None else round(row.drop, 2)
     figures["worst_class_drop"] = None if row is None or row.worst_drop is None else round(row.worst_drop, 2)
     figures["status"] = "float" if row is None else row.status
@@ -219,12 +226,12 @@ def _mixed_markdown(plan: MixedPrecisionPlan) -> str:
             f"| {part} | {100 * (base.mean_class_accuracy or 0):.1f} | {100 * (evaluation.mean_class_accuracy or 0):.1f} | "
             f"{_points(100 * ((evaluation.mean_class_accuracy or 0) - (base.mean_class_accuracy or 0)), True)} | "
             f"{worst} {_points(-drops.get(worst, 0.0), True)} | {100 * (evaluation.top1_agreement or 0):.1f}% |")
-    lines += ["", "| layer | storage | bytes | divergence (KL) |", "|---|---|---:|---:|"]
+    lines += ["", "| weight | storage | bytes | divergence (KL) |", "|---|---|---:|---:|"]
     for layer in plan.sensitivity:
-        name = plan.per_layer.get(layer.layer)
-        index = layer.options.index(name.name if name else "float32")
+        name = plan.per_weight.get(layer.weight)
+        index = layer.options.index(name.name) if name else 0
         estimated = "" if layer.measured[index] else " (est.)"
-        lines.append(f"| {layer.layer} | {layer.options[index]} | {layer.nbytes[index]:,} | {layer.divergence[index]:.2g}{estimated} |")
+        lines.append(f"| {layer.weight} | {layer.options[index]} | {layer.nbytes[index]:,} | {layer.divergence[index]:.2g}{estimated} |")
     return "\n".join(lines) + "\n"
 
 

@@ -15,12 +15,14 @@ meets it, which is always evaluated on every input. Evaluations are cached by co
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 
-from ..errors import DataError, SettingsError
+from .._files import check_output
+from .._progress import Progress, silent
+from ..errors import SettingsError
 from ..evaluate import (
     Backend,
     CachingEvaluator,
@@ -31,7 +33,8 @@ from ..evaluate import (
     Preprocessing,
 )
 from ..formats import Model, load
-from ..quantize import LayerSelector, QuantizationPlan, Quantizer, from_name, quantize
+from ..quantize import LayerSelector, QuantizationPlan, Quantizer, as_plan, from_name, quantize
+from ..quantize.plan import Notes, quantize_with_notes
 from ..select import SIMPLICITY, Assessment, Candidate, Selection, Selector
 from .mixed import MixedPrecisionPlan, search_mixed_precision
 
@@ -40,8 +43,6 @@ __all__ = ["DEFAULT_METHODS", "DEFAULT_WIDTHS", "GridEntry", "SweepResult", "def
 DEFAULT_METHODS = ("linear", "linear_lut", "kmeans_lut")
 DEFAULT_WIDTHS = (16, 8, 7, 6, 5, 4, 3, 2, 1)
 
-#: ``(label, done, total)``, as :class:`~mlquant.progress.ProgressBar` takes it.
-Progress = Callable[[str, int, int], None]
 
 
 @attrs.frozen
@@ -88,6 +89,8 @@ class SweepResult:
     """Input-evaluations this run spent (cached results cost none)."""
     mixed: MixedPrecisionPlan | None = None
     """The mixed-precision search's plan and its calibration and validation figures, with ``mixed=True``."""
+    skipped: tuple[tuple[str, str], ...] = ()
+    """Grid entries left out before evaluation, with why (``not smaller than the input``)."""
 
     @property
     def table(self) -> tuple[Assessment, ...]:
@@ -109,6 +112,7 @@ def sweep(
     fast: bool = False,
     cache: bool = True,
     mixed: bool = False,
+    make_non_updatable: bool = False,
     progress: Progress | None = None,
 ) -> SweepResult:
     """Quantize ``model`` over a grid, evaluate every candidate on ``data`` and choose one.
@@ -127,36 +131,45 @@ def sweep(
         fast: Stop hopeless candidates early and stop at the smallest that passes.
         cache: Reuse and store evaluations in ``out_dir/.cache``.
         mixed: Also search a per-layer mixed-precision plan (see
-            :func:`~mlquant.search_mixed_precision`) and add it to the candidates as ``mixed``.
+            :func:`~mlquant.search_mixed_precision`, over the weights ``select`` picks) and add it
+            to the candidates as ``mixed``.
+        make_non_updatable: Switch off on-device training first, so that updatable layers are
+            quantized too (by default their weights stay float32, as Core ML requires).
         progress: Called with ``(label, done, total)`` as work proceeds.
 
     Returns:
-        The evaluations, the selection and where the files went.
+        The evaluations, the selection and where the files went. Candidates that are not
+        smaller than ``model`` are left out (see :attr:`SweepResult.skipped`).
 
     Raises:
-        DataError: ``out_dir`` lies inside the data folder, or the data cannot be used.
+        OutputError: ``out_dir`` lies inside the data folder, is a file, or cannot be written.
+        DataError: The data cannot be used.
     """
     model = model if isinstance(model, Model) else load(model)
+    if make_non_updatable:
+        model = model.without_updates()
     data = data if isinstance(data, ImageFolder) else ImageFolder(data)
     selector = selector or Selector()
     entries = [GridEntry.of(e) for e in (default_grid() if grid is None else grid)]
     _check_names(entries)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
-        _check_out_dir(out, data.root)
-    report = progress or _silent
+        check_output(out, folder=True, data=[data.root], inputs=[model.path] if model.path else [],
+                     what="the output folder")
+    report = progress or silent
     evaluator = Evaluator(data, backend=backend, preprocessing=preprocessing, batch_size=batch_size)
     runner = CachingEvaluator(evaluator, EvaluationCache(out / ".cache" if out is not None and cache else None), report)
 
+    models, skipped = _quantize_grid(model, entries, select, out, report)
+    entries = [e for e in entries if e.name in models]
     baseline = runner.evaluate(model, "float")
-    models = _quantize_grid(model, entries, select, out, report)
     evaluations = _evaluate_grid(runner, entries, models, baseline, selector, fast)
     candidates = tuple(_candidate(e, models[e.name], evaluations[e.name], out) for e in entries)
     plan = None
     if mixed:
         plan = search_mixed_precision(
             model, data, max_mean_drop=selector.max_mean_drop, max_class_drop=selector.max_class_drop,
-            metric=selector.metric, backend=evaluator.backend, preprocessing=preprocessing,
+            metric=selector.metric, select=select, backend=evaluator.backend, preprocessing=preprocessing,
             batch_size=batch_size, cache=runner.store, progress=report,
         )
         small = quantize(model, plan)
@@ -164,7 +177,7 @@ def sweep(
             small.save(out / "models" / "mixed.mlmodel")
         evaluation = runner.evaluate(small, "mixed", reference=baseline)
         candidates = (*candidates, _candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
-    result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, plan)
+    result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, plan, skipped)
     if out is not None:
         from .report import write_sweep_report
 
@@ -174,16 +187,29 @@ def sweep(
 
 def _quantize_grid(
     model: Model, entries: Sequence[GridEntry], select: LayerSelector | None, out: Path | None, report: Progress
-) -> dict[str, Model]:
-    """Every candidate model, saved under ``out/models`` when there is an output folder."""
-    models = {}
+) -> tuple[dict[str, Model], tuple[tuple[str, str], ...]]:
+    """Every candidate smaller than ``model``, saved under ``out/models``; and the others, with why.
+
+    The notes of every candidate are gathered into one warning of each kind.
+    """
+    models: dict[str, Model] = {}
+    skipped: list[tuple[str, str]] = []
+    kept: set[str] = set()
+    requantized: set[str] = set()
     for i, entry in enumerate(entries):
         report("quantizing", i, len(entries))
-        models[entry.name] = quantize(model, entry.quantizer, select=select)
+        candidate, notes = quantize_with_notes(model, as_plan(entry.quantizer, select))
+        kept.update(notes.kept)
+        requantized.update(notes.requantized)
+        if notes.size_ratio >= 1:
+            skipped.append((entry.name, f"not smaller than the input ({notes.size_ratio:.0%} of its size)"))
+            continue
+        models[entry.name] = candidate
         if out is not None:
-            models[entry.name].save(out / "models" / f"{entry.name}.mlmodel")
+            candidate.save(out / "models" / f"{entry.name}.mlmodel")
     report("quantizing", len(entries), len(entries))
-    return models
+    Notes(tuple(sorted(kept)), tuple(sorted(requantized))).warn()
+    return models, tuple(skipped)
 
 
 def _evaluate_grid(
@@ -218,15 +244,11 @@ def _evaluate_grid(
     return evaluations
 
 
-def _silent(label: str, done: int, total: int) -> None:
-    """A progress callback that shows nothing."""
-
-
 def _candidate(entry: GridEntry, model: Model, evaluation: Evaluation | None, out: Path | None) -> Candidate:
     path = out / "models" / f"{entry.name}.mlmodel" if out is not None else None
     plan = None
     if isinstance(entry.quantizer, QuantizationPlan):
-        plan = ", ".join(f"{k}: {v.name if v else 'float32'}" for k, v in entry.quantizer.per_layer.items())
+        plan = entry.quantizer.describe()
     return Candidate(entry.name, model.size_bytes, evaluation, entry.method, entry.nbits, path, plan)
 
 
@@ -237,10 +259,3 @@ def _check_names(entries: Sequence[GridEntry]) -> None:
             msg = f"two grid entries are named {entry.name!r}; give each quantizer a distinct name"
             raise SettingsError(msg)
         seen.add(entry.name)
-
-
-def _check_out_dir(out: Path, data_root: Path) -> None:
-    out_abs, data_abs = out.resolve(), data_root.resolve()
-    if out_abs == data_abs or data_abs in out_abs.parents:
-        msg = f"the output folder {out} lies inside the data folder {data_root}; mlquant never writes into its input"
-        raise DataError(msg)

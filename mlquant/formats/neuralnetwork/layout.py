@@ -63,6 +63,8 @@ class Slot:
     """The axis per-output-channel linear parameters run along; None if the tensor has none."""
     is_bias: bool
     """Whether the weight is an additive bias vector of a larger layer."""
+    updatable: bool
+    """Whether the layer is trained on device (``isUpdatable`` on the layer and its model)."""
     params: Any = attrs.field(eq=False, repr=False)
     """The ``WeightParams`` message itself."""
 
@@ -77,41 +79,40 @@ class Slot:
         return f"layer '{self.layer}' ({self.layer_type}) {self.field}"
 
 
-def networks(spec: Any) -> list[Any]:
-    """Return every NeuralNetwork message in ``spec``, in pipeline order.
+def models(spec: Any) -> Iterator[Any]:
+    """Yield ``spec`` and every model inside its pipelines (depth first, in pipeline order)."""
+    yield spec
+    kind = spec.WhichOneof("Type")
+    if kind in PIPELINE_TYPES:
+        pipeline = spec.pipeline if kind == "pipeline" else getattr(spec, kind).pipeline
+        for inner in pipeline.models:
+            yield from models(inner)
+
+
+def network_models(spec: Any) -> list[Any]:
+    """Every model message in ``spec`` that holds a neural network, in pipeline order.
 
     Raises:
         UnsupportedModelError: The model (or a model in its pipeline) holds no neural network.
     """
+    found = [model for model in models(spec) if model.WhichOneof("Type") in NETWORK_TYPES]
+    if found:
+        return found
     kind = spec.WhichOneof("Type")
-    if kind in NETWORK_TYPES:
-        return [getattr(spec, kind)]
     if kind in PIPELINE_TYPES:
-        pipeline = spec.pipeline if kind == "pipeline" else getattr(spec, kind).pipeline
-        found = [net for model in pipeline.models for net in _networks_or_none(model)]
-        if found:
-            return found
-        msg = f"the {kind} holds no neural network (its models: {_pipeline_types(pipeline)})"
-        raise UnsupportedModelError(msg)
-    msg = (
-        f"mlquant works on NeuralNetwork models ({', '.join(NETWORK_TYPES)}, or a pipeline "
-        f"holding one); this model's type is {kind or 'empty'}"
-    )
+        inner = ", ".join(m.WhichOneof("Type") or "empty" for m in list(models(spec))[1:]) or "none"
+        msg = f"the {kind} holds no neural network (its models: {inner})"
+    else:
+        msg = (
+            f"mlquant works on NeuralNetwork models ({', '.join(NETWORK_TYPES)}, or a pipeline "
+            f"holding one); this model's type is {kind or 'empty'}"
+        )
     raise UnsupportedModelError(msg)
 
 
-def _networks_or_none(spec: Any) -> list[Any]:
-    kind = spec.WhichOneof("Type")
-    if kind in NETWORK_TYPES or kind in PIPELINE_TYPES:
-        try:
-            return networks(spec)
-        except UnsupportedModelError:
-            return []
-    return []
-
-
-def _pipeline_types(pipeline: Any) -> str:
-    return ", ".join(m.WhichOneof("Type") or "empty" for m in pipeline.models) or "none"
+def networks(spec: Any) -> list[Any]:
+    """Every NeuralNetwork message in ``spec``, in pipeline order (see :func:`network_models`)."""
+    return [getattr(model, model.WhichOneof("Type")) for model in network_models(spec)]
 
 
 def layers(network: Any) -> Iterator[Any]:
@@ -130,7 +131,8 @@ def layers(network: Any) -> Iterator[Any]:
 def slots(spec: Any) -> list[Slot]:
     """Return every non-empty weight in ``spec`` in a fixed order (the same for any copy)."""
     found = []
-    for index, network in enumerate(networks(spec)):
+    for index, model in enumerate(network_models(spec)):
+        network = getattr(model, model.WhichOneof("Type"))
         for layer in layers(network):
             kind = layer.WhichOneof("layer")
             if kind is None:
@@ -139,7 +141,8 @@ def slots(spec: Any) -> list[Slot]:
             for field, wp, shape, axis, is_bias in _fields(kind, getattr(layer, kind)):
                 if _is_empty(wp):
                     continue
-                found.append(Slot(index, layer.name, kind, field, shape, axis, is_bias, wp))
+                updatable = bool(model.isUpdatable and layer.isUpdatable)
+                found.append(Slot(index, layer.name, kind, field, shape, axis, is_bias, updatable, wp))
     return found
 
 

@@ -11,11 +11,11 @@ import numpy as np
 
 from ..._files import atomic_write
 from ...errors import InvalidModelError
-from ...weights import QuantizedWeights
+from ...weights import Float16Weights, QuantizedWeights
 from .._model import Model, WeightInfo
 from . import codec, layout
 from .rewrite import move_mean_image
-from .validate import slot_problems
+from .validate import slot_problems, updatable_problems
 
 __all__ = ["NeuralNetworkModel"]
 
@@ -96,7 +96,36 @@ class NeuralNetworkModel(Model):
 
     def problems(self) -> list[str]:
         """What Core ML's validator would reject in this model's weights (empty if nothing)."""
-        return slot_problems(self._slots)
+        return slot_problems(self._slots) + updatable_problems(self._spec)
+
+    def storage_problem(self, weight: WeightInfo, form: QuantizedWeights) -> str | None:
+        """Why ``weight`` cannot be stored as ``form`` in this model, or None if it can.
+
+        Core ML updates only float32 weights of an updatable layer, and coremltools refuses
+        float16 weights anywhere in an updatable model.
+        """
+        if weight.updatable:
+            return f"layer '{weight.layer}' is updatable, and Core ML updates only float32 weights"
+        if self._spec.isUpdatable and isinstance(form, Float16Weights):
+            return "the model is updatable, and Core ML cannot update a model holding float16 weights"
+        return None
+
+    def without_updates(self) -> Model:
+        """This model with on-device training switched off: no updatable flags, loss or optimizer."""
+        if not any(model.isUpdatable for model in layout.models(self._spec)):
+            return self
+        spec = self.copy_spec()
+        for model in layout.models(spec):
+            model.isUpdatable = False
+            del model.description.trainingInput[:]
+            if model.WhichOneof("Type") in layout.NETWORK_TYPES:
+                network = getattr(model, model.WhichOneof("Type"))
+                network.ClearField("updateParams")
+                for layer in layout.layers(network):
+                    layer.isUpdatable = False
+        for slot in layout.slots(spec):
+            slot.params.isUpdatable = False
+        return NeuralNetworkModel(spec, source=self._source)
 
     def with_preprocessing_as_weights(self) -> Model:
         """This model with its mean image moved into a bias layer (see :func:`.rewrite.move_mean_image`).
@@ -139,6 +168,7 @@ def _info(index: int, slot: layout.Slot) -> WeightInfo:
         shape=tuple(int(n) for n in slot.shape),
         channel_axis=slot.channel_axis,
         is_bias=slot.is_bias,
+        updatable=slot.updatable,
         storage=storage.kind,
         nbits=storage.nbits,
         nbytes=storage.nbytes,
@@ -151,10 +181,7 @@ def _min_version(nbits: int) -> int:
 
 
 def _raise_version(spec: Any, version: int) -> None:
-    spec.specificationVersion = max(spec.specificationVersion, version)
-    kind = spec.WhichOneof("Type")
-    if kind in layout.PIPELINE_TYPES:
-        pipeline = spec.pipeline if kind == "pipeline" else getattr(spec, kind).pipeline
-        for inner in pipeline.models:
-            if inner.WhichOneof("Type") in layout.NETWORK_TYPES + layout.PIPELINE_TYPES:
-                _raise_version(inner, version)
+    """Raise the specification version of ``spec`` and of the networks and pipelines inside it."""
+    for model in layout.models(spec):
+        if model is spec or model.WhichOneof("Type") in layout.NETWORK_TYPES + layout.PIPELINE_TYPES:
+            model.specificationVersion = max(model.specificationVersion, version)

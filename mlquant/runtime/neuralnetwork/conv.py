@@ -134,12 +134,16 @@ def _unfold(
     columns (a bias column may follow). Without width dilation a window row is one contiguous
     run of ``KW * C`` values, so one strided view covers the whole block and one copy unfolds
     it; otherwise each kernel tap is copied in turn. The views are built with ``np.ndarray``
-    on the arrays' own memory, which bounds-checks them.
+    on the arrays' own memory, which bounds-checks them; ``x`` is made C-contiguous first.
     """
     i0, i1, r0, r1 = block
     (kh, kw), (dh, dw), (sh, sw) = shape.kernel, shape.dilation, shape.stride
-    c, item = x.shape[3], x.itemsize
-    s0, s1, s2, s3 = x.strides
+    x = np.ascontiguousarray(x)
+    _, h, w, c = x.shape
+    item = x.itemsize
+    # C-order strides from the shape, not x.strides: numpy leaves the stride of a length-1 axis
+    # (one channel, one row) at any value, and the views below step through memory with these.
+    s3, s2, s1, s0 = item, c * item, w * c * item, h * w * c * item
     row = buffer.strides[0]
     dims = (i1 - i0, r1 - r0, out_w, kh, kw, c)
     cols = np.ndarray(

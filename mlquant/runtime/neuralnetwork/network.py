@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import DataError, InvalidModelError, MlquantError, UnsupportedLayerError, UnsupportedModelError
+from ...errors import (
+    DataError,
+    InternalError,
+    InvalidModelError,
+    MlquantError,
+    UnsupportedLayerError,
+    UnsupportedModelError,
+)
 from ...formats.neuralnetwork import codec, layout
 from ._base import LayerContext
 from ._io import InputPlan, OutputPlan, input_plans, output_plans
@@ -117,10 +124,11 @@ class Network:
                 results = step.kernel(args)
             except MlquantError:
                 raise
-            except (ValueError, IndexError, TypeError) as error:
+            except Exception as error:
                 shapes = ", ".join(str(a.shape) for a in args)
-                msg = f"layer '{step.name}' ({step.type}) cannot run on inputs of shape {shapes}: {error}"
-                raise DataError(msg) from error
+                msg = (f"layer '{step.name}' ({step.type}) failed on inputs of shape {shapes}: "
+                       f"{type(error).__name__}: {error}")
+                raise InternalError(msg) from error
             for name, value in zip(step.outputs, results, strict=True):
                 env[name] = value.astype(np.float16).astype(np.float32) if self._float16 else value
             for name in step.release:
@@ -147,27 +155,11 @@ class Network:
 
 def _network_model(spec: Any) -> Any:
     """The model spec holding the network: ``spec`` itself, or the one network of a pipeline."""
-    kind = spec.WhichOneof("Type")
-    if kind in layout.NETWORK_TYPES:
-        return spec
-    found = list(_network_models(spec))
-    if kind in layout.PIPELINE_TYPES and len(found) == 1:
+    found = layout.network_models(spec)
+    if len(found) == 1:
         return found[0]
-    if kind in layout.PIPELINE_TYPES:
-        msg = f"the reference runtime runs pipelines holding exactly one neural network (this {kind} holds {len(found)})"
-        raise UnsupportedModelError(msg)
-    msg = f"the reference runtime runs neural networks; this model's type is {kind or 'empty'}"
+    msg = f"the reference runtime runs pipelines holding exactly one neural network (this one holds {len(found)})"
     raise UnsupportedModelError(msg)
-
-
-def _network_models(spec: Any):
-    kind = spec.WhichOneof("Type")
-    if kind in layout.NETWORK_TYPES:
-        yield spec
-    elif kind in layout.PIPELINE_TYPES:
-        pipeline = spec.pipeline if kind == "pipeline" else getattr(spec, kind).pipeline
-        for inner in pipeline.models:
-            yield from _network_models(inner)
 
 
 def _reader(model: Model):
