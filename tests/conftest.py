@@ -24,3 +24,21 @@ def food_model(food_dir: Path):
     import mlquant
 
     return mlquant.load(food_dir / "food.mlmodel")
+
+
+@pytest.fixture(autouse=True)
+def _every_written_model_passes_the_validator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every model the tests save through mlquant reads back with no problems (issue 8: no file mlquant
+    writes may fail Core ML's checks)."""
+    import mlquant
+    from mlquant.formats import Model
+
+    save = Model.save
+
+    def checked(self: Model, path, **kwargs):  # type: ignore[no-untyped-def]
+        written = save(self, path, **kwargs)
+        found = mlquant.problems(mlquant.load(written))
+        assert not found, f"{written} fails the validator: {found}"
+        return written
+
+    monkeypatch.setattr(Model, "save", checked)

@@ -187,3 +187,71 @@ class TestMoreBadInput:
         result = run_cli(*[swap.get(a, a) for a in args])
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
         assert demo_files.model.read_bytes() == before
+
+
+class TestCorrectness:
+    def test_internal_error_is_a_bug_with_its_own_exit_code(self, demo_files, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+        """A kernel that crashes is an internal error: exit 3, one line naming the layer and shapes; --debug raises."""
+        from mlquant.runtime.neuralnetwork import registry
+
+        def broken(ctx):  # type: ignore[no-untyped-def]
+            def kernel(inputs):  # type: ignore[no-untyped-def]
+                raise ValueError("strides is incompatible with shape of requested array")
+            return kernel
+
+        monkeypatch.setitem(registry.KERNELS, "innerProduct", broken)
+        args = ["evaluate", str(demo_files.model), "--data", str(demo_files.data), "--backend", "reference"]
+        assert main(args) == 3
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "internal error (a bug in mlquant" in err
+        assert "layer 'dense1' (innerProduct) failed on inputs of shape (1, 32, 64, 1, 1)" in err
+        with pytest.raises(mlquant.InternalError):
+            main(["--debug", *args])
+
+    def test_notes_are_one_line_each(self, mlp_file: Path, tmp_path: Path) -> None:
+        """A quantized model larger than its input (8-bit tables on tiny layers) is written with a one-line note."""
+        result = run_cli("quantize", str(mlp_file), "--method", "kmeans_lut", "--nbits", "8",
+                         "-o", str(tmp_path / "big.mlmodel"))
+        assert result.returncode == 0, result.stderr
+        notes = [line for line in result.stderr.splitlines() if line]
+        assert notes == [next(line for line in notes if "not smaller than its input" in line)]
+        assert notes[0].startswith("mlquant quantize: note: ") and (tmp_path / "big.mlmodel").is_file()
+
+    def test_selection_matching_nothing_is_an_error(self, demo_files, tmp_path: Path) -> None:
+        """--only matching no layer is exit 2 and writes nothing."""
+        output = tmp_path / "q.mlmodel"
+        result = run_cli("quantize", str(demo_files.model), "--only", "zzz*", "-o", str(output))
+        assert result.returncode == 2 and "matches none of the model's" in result.stderr
+        assert not output.exists()
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["evaluate", "MODEL", "--data", "DATA", "--csv", "DATA/3/r.csv"], "lies inside the data folder"),
+            (["evaluate", "MODEL", "--data", "DATA", "--json-out", "DATA/x.json"], "lies inside the data folder"),
+            (["evaluate", "MODEL", "--data", "DATA", "--csv", "FOLDER"], "is a folder; expected a file path"),
+            (["evaluate", "MODEL", "--data", "DATA", "--csv", "MODEL"], "refusing to overwrite"),
+            (["sweep", "MODEL", "--data", "DATA", "--out", "FILE"], "is a file; expected a folder"),
+            (["sweep", "MODEL", "--data", "DATA", "--out", "DATA/3"], "lies inside the data folder"),
+        ],
+    )
+    def test_outputs_are_checked_before_any_work(self, demo_files, tmp_path: Path, args: list[str], message: str) -> None:
+        """Every output path is checked before anything is evaluated: one line, exit 2, the inputs untouched."""
+        (tmp_path / "folder").mkdir()
+        (tmp_path / "file").write_text("x")
+        swap = {"MODEL": str(demo_files.model), "DATA": str(demo_files.data), "FOLDER": str(tmp_path / "folder"),
+                "FILE": str(tmp_path / "file")}
+        before = {p: p.read_bytes() for p in demo_files.data.rglob("*") if p.is_file()}
+        result = run_cli(*[swap.get(a, a.replace("DATA", str(demo_files.data))) for a in args], "--backend", "reference")
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "evaluating" not in result.stderr
+        assert {p: p.read_bytes() for p in demo_files.data.rglob("*") if p.is_file()} == before
+
+    def test_demo_honours_its_evaluation_options(self, tmp_path: Path) -> None:
+        """demo passes --resample and --batch-size on to the sweep it runs."""
+        result = run_cli("demo", "--out", str(tmp_path / "demo"), "--backend", "reference", "--resample", "nearest",
+                         "--batch-size", "7", "--fast")
+        assert result.returncode == 0, result.stderr
+        report = (tmp_path / "demo" / "sweep" / "report.md").read_text()
+        assert "'resample': 'nearest'" in report

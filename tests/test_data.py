@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import mlquant
 from mlquant.errors import DataError
 from mlquant.evaluate.data import ImageFolder, resolve_labels
 from mlquant.evaluate.preprocess import Preprocessing
@@ -154,3 +155,11 @@ class TestSplit:
         assert data.split(0.3, seed=2)[0].samples != first.samples
         with pytest.raises(DataError, match="leaves a part empty"):
             data.split(0.0)
+
+
+class TestErrors:
+    def test_unusable_image_is_an_mlquant_error(self) -> None:
+        """The reason an image is skipped is a DataError, inside mlquant's error tree."""
+        from mlquant.evaluate.preprocess import UnusableImage
+
+        assert issubclass(UnusableImage, mlquant.DataError) and issubclass(UnusableImage, mlquant.MlquantError)

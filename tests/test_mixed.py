@@ -137,3 +137,92 @@ class TestSearch:
         Counting.calls = 0
         second = mlquant.search_mixed_precision(demo.model, demo.data, backend=Counting(), cache=cache)
         assert Counting.calls == 0 and second.per_weight == first.per_weight
+
+
+class WeightSensitive(mlquant.Backend):
+    """A test double for models the runtime cannot run (recurrent layers): scores follow the weights."""
+
+    name = "weight-sensitive"
+
+    def predict(self, model: mlquant.Model, inputs: np.ndarray) -> np.ndarray:
+        x = inputs.reshape(len(inputs), -1).astype(np.float64)
+        pull = [float(np.sum(model.read(w).astype(np.float64) ** 2)) for w in model.weights]
+        logits = np.stack([x[:, 0], x[:, 1] + 1e-3 * sum(pull), x[:, 2] + 1e-3 * sum(pull[::2])], axis=1)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def every_weight(tmp_path_factory: pytest.TempPathFactory) -> tuple[mlquant.Model, Path]:
+    """The classifier holding every weight layer type, and a folder of labelled .npy inputs for it."""
+    from . import _public_models as pm
+
+    folder = tmp_path_factory.mktemp("every-weight")
+    rng = np.random.default_rng(3)
+    for label in ("p", "q", "r"):
+        (folder / label).mkdir()
+        for i in range(12):
+            np.save(folder / label / f"{i}.npy", rng.normal(size=(8, 1, 1)).astype(np.float32))
+    return mlquant.Model(pm.every_weight_classifier()), folder
+
+
+class TestEveryWeightLayer:
+    def test_applied_bytes_equal_priced_bytes(self, every_weight: tuple[mlquant.Model, Path]) -> None:
+        """On batchnorm, GRU, LSTM and RNN layers each weight gets its own option, and the bytes priced are the bytes written."""
+        from mlquant.workflow.mixed import _plan
+
+        model, folder = every_weight
+        plan = mlquant.search_mixed_precision(model, folder, max_mean_drop=None, max_class_drop=None,
+                                              min_agreement=0.0, backend=WeightSensitive(), mean_image=False)
+        searched = {s.weight for s in plan.sensitivity}
+        assert searched == {w.name for w in model.weights if not w.is_bias}
+        small = mlquant.quantize(model, plan)
+        assert sum(w.nbytes for w in small.weights if w.name in searched) == plan.weight_bytes
+        # every option in turn, different for neighbouring weights of one layer
+        options = list(mlquant.workflow.mixed.DEFAULT_OPTIONS)
+        sensitivity = list(plan.sensitivity)
+        choice = tuple(i % (len(options) + 1) for i in range(len(sensitivity)))
+        forced = _plan(sensitivity, choice, options, False)
+        applied = mlquant.quantize(model, forced)
+        by_name = {w.name: w for w in applied.weights}
+        for s, i in zip(sensitivity, choice):
+            weight = by_name[s.weight]
+            assert weight.nbytes == s.nbytes[i], s.weight
+            expected = "float32" if i == 0 else ("float16" if options[i - 1].nbits == 16 else "lut")
+            assert weight.storage == expected, s.weight
+        assert sum(by_name[s.weight].nbytes for s in sensitivity) == sum(s.nbytes[i] for s, i in zip(sensitivity, choice))
+
+    def test_selection_limits_the_search(self, every_weight: tuple[mlquant.Model, Path]) -> None:
+        """Weights the layer selection leaves out are neither searched nor changed."""
+        model, folder = every_weight
+        select = mlquant.LayerSelector(names=["gru", "lstm"])
+        plan = mlquant.search_mixed_precision(model, folder, max_mean_drop=None, max_class_drop=None,
+                                              min_agreement=0.0, select=select, backend=WeightSensitive(),
+                                              mean_image=False)
+        assert {s.weight.split(".")[0] for s in plan.sensitivity} == {"gru", "lstm"}
+        small = mlquant.quantize(model, plan)
+        untouched = [w for w in small.weights if w.layer not in {"gru", "lstm"}]
+        assert {w.storage for w in untouched} == {"float32"}
+
+    def test_sweep_passes_the_selection_on(self, every_weight: tuple[mlquant.Model, Path], tmp_path: Path) -> None:
+        """sweep(mixed=True) searches only the weights its layer selection picks."""
+        model, folder = every_weight
+        result = mlquant.sweep(model, folder, out_dir=tmp_path, mixed=True, backend=WeightSensitive(),
+                               selector=mlquant.Selector(max_mean_drop=None, max_class_drop=None),
+                               select=mlquant.LayerSelector(names=["bn", "scale"]),
+                               grid=mlquant.default_grid(["kmeans_lut"], [4]))
+        assert result.mixed is not None
+        assert {s.weight.split(".")[0] for s in result.mixed.sensitivity} == {"bn", "scale"}
+
+    def test_one_default_tolerance(self) -> None:
+        """search_mixed_precision, Selector and the command line share one default tolerance."""
+        import inspect
+
+        from mlquant.cli import build_parser
+
+        defaults = inspect.signature(mlquant.search_mixed_precision).parameters
+        selector = mlquant.Selector()
+        assert defaults["max_mean_drop"].default == selector.max_mean_drop
+        assert defaults["max_class_drop"].default == selector.max_class_drop
+        args = build_parser().parse_args(["select", "results.json"])
+        assert (args.max_drop, args.max_class_drop) == (selector.max_mean_drop, selector.max_class_drop)

@@ -181,3 +181,13 @@ class TestEmptyLayer:
         spec.neuralNetworkClassifier.layers.add().name = "ghost"
         with pytest.raises(InvalidModelError, match="layer 'ghost' has no layer type"):
             mlquant.Model(spec)
+
+
+class TestLookups:
+    def test_unknown_weight_is_a_settings_error(self) -> None:
+        """Reading a weight that does not exist is an MlquantError naming what exists, not a bare KeyError."""
+        model = mlquant.Model(_models.mlp_classifier())
+        with pytest.raises(mlquant.SettingsError, match="no weight named 'fc9.weights'.*fc1.weights"):
+            model.read("fc9.weights")
+        with pytest.raises(mlquant.SettingsError, match="no weight number 99"):
+            model.read(99)

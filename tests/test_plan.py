@@ -119,3 +119,53 @@ class TestQuantize:
             spec = ct.utils.load_spec(str(path))
             assert mlquant.problems(spec) == []
             assert mlquant.load(path).weights[0].nbits == quantizer.nbits
+
+
+class TestPlanKeys:
+    def test_per_weight_beats_per_layer(self, mixed: mlquant.Model) -> None:
+        """A per-weight entry overrides the layer's entry for that weight only."""
+        plan = mlquant.QuantizationPlan(
+            default=mlquant.LinearQuantizer(nbits=8),
+            per_layer={"gru": mlquant.KMeansLUTQuantizer(nbits=2)},
+            per_weight={"gru.updateGateWeightMatrix": mlquant.Float16Quantizer()},
+        )
+        small = mlquant.quantize(mixed, plan)
+        storage = {w.name: (w.storage, w.nbits) for w in small.weights}
+        assert storage["gru.updateGateWeightMatrix"] == ("float16", 16)
+        assert storage["gru.resetGateWeightMatrix"] == ("lut", 2)
+        assert storage["conv.weights"] == ("linear", 8)
+
+    def test_exact_names_are_not_patterns(self) -> None:
+        """A layer literally named conv[1] is addressed by its name, which as a glob would not match it."""
+        spec = _models.mlp_classifier()
+        spec.neuralNetworkClassifier.layers[0].name = "conv[1]"
+        model = mlquant.Model(spec)
+        plan = mlquant.QuantizationPlan(default=mlquant.LinearQuantizer(nbits=8), per_layer={"conv[1]": None})
+        storage = {w.layer: w.storage for w in mlquant.quantize(model, plan).weights if not w.is_bias}
+        assert storage == {"conv[1]": "float32", "fc2": "linear"}
+        chosen = mlquant.LayerSelector(names=["conv[1]"])
+        assert [w.layer for w in model.weights if chosen(w)] == ["conv[1]"]
+
+    def test_plans_are_hashable_values(self) -> None:
+        """Equal plans are equal and hash alike, so they can key a dict; their overrides cannot be changed."""
+        make = lambda: mlquant.QuantizationPlan(default=mlquant.KMeansLUTQuantizer(nbits=4),
+                                                per_layer={"fc1": None}, per_weight={"fc2.weights": mlquant.Float16Quantizer()})
+        first, second = make(), make()
+        assert first == second and hash(first) == hash(second)
+        assert {first: "x"}[second] == "x"
+        with pytest.raises(TypeError):
+            first.per_layer["fc1"] = mlquant.Float16Quantizer()  # type: ignore[index]
+
+    def test_names_that_address_nothing(self, mixed: mlquant.Model) -> None:
+        """An override naming no weight or layer, or a selection matching nothing, is an error before any work."""
+        with pytest.raises(SettingsError, match="names weight 'conv.weight'"):
+            mlquant.quantize(mixed, mlquant.QuantizationPlan(per_weight={"conv.weight": None}))
+        with pytest.raises(SettingsError, match="layer entry 'zzz\\*' matches none"):
+            mlquant.quantize(mixed, mlquant.QuantizationPlan(per_layer={"zzz*": None}))
+        with pytest.raises(SettingsError, match="only 'zzz\\*'\\) matches none of the model's"):
+            mlquant.quantize(mixed, mlquant.LinearQuantizer(nbits=8), select=mlquant.LayerSelector(names=["zzz*"]))
+
+    def test_description_names_each_override(self) -> None:
+        """describe() lists the per-weight entries, then the per-layer ones, float32 for None."""
+        plan = mlquant.QuantizationPlan(per_layer={"fc*": None}, per_weight={"fc2.weights": mlquant.Float16Quantizer()})
+        assert plan.describe() == "fc2.weights: float16, fc*: float32"

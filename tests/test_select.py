@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import attrs
 import numpy as np
 import pytest
 
+import mlquant
 from mlquant.errors import SettingsError
 from mlquant.evaluate import Evaluation
 from mlquant.select import Candidate, Selector, _stats
@@ -157,3 +161,27 @@ class TestBounds:
         assert _stats.population_upper(0, 5, 10, 1 / 252 + 1e-9) == 4
         assert _stats.population_upper(3, 10, 10, 0.01) == 3  # everything seen: no uncertainty
         assert _stats.population_lower(5, 5, 10, 1 / 252 - 1e-9) == 5
+
+
+class TestProvisional:
+    def test_select_after_a_fast_sweep(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """select with a looser tolerance than a --fast sweep marks its choice provisional and says how to complete it."""
+        from mlquant.cli import main
+        from mlquant.evaluate.backends import ReferenceBackend
+        from mlquant.workflow.demo import build_digits_demo
+
+        files = build_digits_demo(tmp_path / "demo")
+        out = tmp_path / "sweep"
+        strict = Selector(max_mean_drop=0.2, max_class_drop=1.0)
+        mlquant.sweep(files.model, files.data, out_dir=out, fast=True, selector=strict, backend=ReferenceBackend())
+        loose = ["--max-drop", "40", "--max-class-drop", "90"]
+        assert main(["select", str(out / "results.json"), *loose, "--json"]) == 0
+        payload = json.loads(capsys.readouterr().out)
+        assert payload["provisional"] is True and payload["incomplete"]
+        assert payload["complete_with"] == (f"mlquant sweep {files.model} --data {files.data} --out {out}")
+        main(["select", str(out / "results.json"), *loose])
+        text = capsys.readouterr().out
+        assert "chosen (provisional): " in text and "evaluate them fully" in text
+        mlquant.sweep(files.model, files.data, out_dir=out, selector=strict, backend=ReferenceBackend())
+        assert main(["select", str(out / "results.json"), *loose, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["provisional"] is False

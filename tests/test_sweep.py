@@ -13,7 +13,7 @@ import mlquant
 from mlquant.errors import OutputError
 from mlquant.evaluate.backends import ReferenceBackend
 from mlquant.workflow.demo import build_digits_demo
-from mlquant.workflow.report import read_sweep
+from mlquant.workflow.saved import read_sweep
 from mlquant.workflow.sweep import default_grid
 
 
@@ -82,7 +82,8 @@ class TestFullSweep:
 
     def test_reselect_from_results(self, full: mlquant.SweepResult) -> None:
         """results.json holds enough to choose again under another tolerance, without running a model."""
-        baseline, candidates, selector = read_sweep(full.out_dir / "results.json")
+        saved = read_sweep(full.out_dir / "results.json")
+        baseline, candidates, selector = saved.baseline, saved.candidates, saved.selector
         assert selector == full.selection.selector
         again = selector.select(baseline, candidates)
         assert again.chosen.name == full.selection.chosen.name
@@ -152,3 +153,25 @@ class TestSafety:
                                backend=ReferenceBackend())
         assert not list(tmp_path.glob("*.png"))
         assert "matplotlib is not installed" in (result.out_dir / "report.md").read_text()
+
+
+class TestNotSmaller:
+    def test_candidates_larger_than_the_input_are_skipped(self, tmp_path: Path) -> None:
+        """On a tiny model the 8-bit tables outweigh the weights: those candidates are skipped, not written."""
+        from . import _models
+
+        model = mlquant.Model(_models.mlp_classifier())
+        data = tmp_path / "data"
+        rng = np.random.default_rng(0)
+        for label in "abcd":
+            (data / label).mkdir(parents=True)
+            for i in range(3):
+                np.save(data / label / f"{i}.npy", rng.normal(size=12).astype(np.float32))
+        out = tmp_path / "out"
+        result = mlquant.sweep(model, data, out_dir=out, backend=ReferenceBackend(),
+                               grid=default_grid(["linear_lut", "kmeans_lut"], [16, 8, 2]))
+        skipped = dict(result.skipped)
+        assert set(skipped) == {"linear_lut_8", "kmeans_lut_8"}
+        assert all("not smaller than the input" in why for why in skipped.values())
+        assert sorted(p.stem for p in (out / "models").iterdir()) == sorted(c.name for c in result.candidates)
+        assert "linear_lut_8" in (out / "report.md").read_text()

@@ -25,7 +25,8 @@ from ..evaluate.results import SUMMARY_KEYS, write_csv, write_json
 from ..formats import load
 from ..quantize import LayerSelector, QuantizationPlan, from_name, quantize
 from ..select import Selection, Selector
-from ..workflow.report import read_sweep, summary_table
+from ..workflow.report import summary_table
+from ..workflow.saved import read_sweep
 from ..workflow.sweep import GridEntry, SweepResult, default_grid, sweep
 from .progress import ProgressBar
 
@@ -135,22 +136,30 @@ def _selector(args: argparse.Namespace) -> Selector:
                     max_class_drop=None if args.max_class_drop < 0 else args.max_class_drop, metric=args.metric)
 
 
-def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool, **extra: object) -> int:
+def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool, *, complete_with: str | None = None,
+                     **extra: object) -> int:
     if as_json:
         rows = [{"model": r.candidate.name, "size_bytes": r.candidate.size_bytes, "value": r.value, "drop": r.drop,
                  "worst_class": r.worst_class, "worst_drop": r.worst_drop, "status": r.status, "reasons": list(r.reasons)}
                 for r in selection.rows]
+        provisional = {"provisional": selection.provisional, "incomplete": list(selection.incomplete),
+                       "complete_with": complete_with if selection.provisional else None}
         print(json.dumps({"chosen": selection.chosen.name if selection.chosen else None, "reason": selection.reason,
-                          "baseline": selection.baseline, **extra, "rows": rows}, indent=2))
+                          **provisional, "baseline": selection.baseline, **extra, "rows": rows}, indent=2))
     else:
         print(summary_table(baseline, selection))
         print()
         if selection.chosen is not None:
             chosen = selection.chosen
-            print(f"chosen: {chosen.name}, {_text.size(chosen.size_bytes)} "
-                  f"({chosen.size_bytes / baseline.size_bytes:.1%} of the float model)")
+            print(f"chosen{' (provisional)' if selection.provisional else ''}: {chosen.name}, "
+                  f"{_text.size(chosen.size_bytes)} ({chosen.size_bytes / baseline.size_bytes:.1%} of the float model)")
         else:
-            print(f"no candidate chosen: {selection.reason}")
+            print(f"no candidate chosen{' (provisional)' if selection.provisional else ''}: {selection.reason}")
+        if selection.provisional:
+            which = ", ".join(selection.incomplete)
+            print(f"smaller candidates were not fully evaluated and might pass this tolerance: {which}")
+            if complete_with:
+                print(f"evaluate them fully (cached results are reused): {complete_with}")
     return EXIT_OK if selection.chosen is not None else EXIT_NO_CANDIDATE
 
 
@@ -192,8 +201,9 @@ def _finish(result: SweepResult, as_json: bool, out: Path) -> int:
 
 def select(args: argparse.Namespace) -> int:
     """``mlquant select``: choose again from a saved results.json under another tolerance."""
-    baseline, candidates, _ = read_sweep(args.results)
-    return _print_selection(baseline, _selector(args).select(baseline, candidates), args.json)
+    saved = read_sweep(args.results)
+    selection = _selector(args).select(saved.baseline, saved.candidates)
+    return _print_selection(saved.baseline, selection, args.json, complete_with=saved.completing_command())
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -91,7 +91,8 @@ class Assessment:
     reasons: tuple[str, ...]
     """Why it was rejected, in words; empty when it meets the tolerance."""
     status: str
-    """``chosen``, ``passes``, ``rejected``, ``stopped early`` or ``not evaluated``."""
+    """``chosen``, ``passes``, ``rejected``, ``stopped early`` (certain to miss this tolerance),
+    ``undecided`` (stopped early, and might pass this tolerance) or ``not evaluated``."""
 
 
 @attrs.frozen
@@ -114,6 +115,15 @@ class Selection:
     """The float model's metric, mean over classes, in percent."""
     baseline_bytes: int
     """The float model's size."""
+    incomplete: tuple[str, ...] = ()
+    """Candidates smaller than the choice (every candidate, when nothing was chosen) that were not
+    fully evaluated and are not certain to miss this tolerance: evaluating them could change the
+    choice. Non-empty after ``--fast`` when the tolerance is looser than the sweep's."""
+
+    @property
+    def provisional(self) -> bool:
+        """Whether the choice could change once :attr:`incomplete` candidates are fully evaluated."""
+        return bool(self.incomplete)
 
     @property
     def rejected(self) -> dict[str, tuple[str, ...]]:
@@ -151,6 +161,9 @@ class Selector:
         rows = [attrs.evolve(r, status="chosen") if r is chosen else r for r in rows]
         rows.sort(key=lambda r: (r.candidate.size_bytes, _preference(r)))
         complete = [r for r in rows if r.status in {"chosen", "passes", "rejected"} and r.value is not None]
+        limit = chosen.candidate.size_bytes if chosen else float("inf")
+        undecided = tuple(r.candidate.name for r in rows if r.status in {"not evaluated", "undecided"}
+                          and r.candidate.size_bytes <= limit and r is not chosen)
         return Selection(
             chosen=chosen.candidate if chosen else None,
             reason=None if chosen else _nothing_passes(rows),
@@ -160,6 +173,7 @@ class Selector:
             selector=self,
             baseline=base_value,
             baseline_bytes=baseline.size_bytes,
+            incomplete=undecided,
         )
 
     def hopeless(self, baseline: Evaluation, partial: Evaluation, alpha: float = 1e-3) -> str | None:
@@ -229,8 +243,13 @@ class Selector:
         reasons = self._reasons(baseline, evaluation, mean_drop, worst, drops[worst])
         if not evaluation.complete:
             why = self.hopeless(baseline, evaluation)
-            reasons = (*reasons, f"stopped after {len(evaluation.files)} of {len(baseline.files)} inputs: {why}")
-            status = "stopped early"
+            seen = f"stopped after {len(evaluation.files)} of {len(baseline.files)} inputs"
+            if why is None:
+                reasons = (*reasons, f"{seen}; under this tolerance it might pass: evaluate it fully")
+                status = "undecided"
+            else:
+                reasons = (*reasons, f"{seen}: {why}")
+                status = "stopped early"
         else:
             status = "rejected" if reasons else "passes"
         return Assessment(

@@ -43,7 +43,7 @@ def size_vs_accuracy(selection: Selection, path: Path) -> Path:
     """Draw size against the class-averaged metric: every candidate, and a zoom on the tolerance band."""
     plt = _pyplot()
     figure, (whole, zoom) = plt.subplots(1, 2, figsize=(12, 5))
-    rows = [r for r in selection.rows if r.value is not None and r.status != "stopped early"]
+    rows = [r for r in selection.rows if r.value is not None and r.status not in {"stopped early", "undecided"}]
     for axes in (whole, zoom):
         _draw(axes, selection, rows)
     band = selection.selector.max_mean_drop or 1.0

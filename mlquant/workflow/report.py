@@ -1,38 +1,27 @@
-"""Sweep reports: ``results.csv``, ``results.json``, ``report.md`` and the plots.
+"""Sweep reports: ``results.csv``, ``report.md`` and the plots, beside ``results.json``.
 
-``results.json`` holds every evaluation and the tolerance, which is all ``mlquant select``
-needs to choose again under another tolerance without running a model.
+Rendering only: ``results.json`` is written and read back by :mod:`.saved`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import attrs
+from typing import TYPE_CHECKING
 
 from .. import _text
 from .._files import atomic_write
 from ..errors import DataError
 from ..evaluate.evaluator import Evaluation
-from ..evaluate.results import (
-    SUMMARY_KEYS,
-    CsvRow,
-    evaluation_from_dict,
-    evaluation_to_dict,
-    read_payload,
-    write_csv,
-)
-from ..select.selector import Assessment, Candidate, Selection, Selector
+from ..evaluate.results import SUMMARY_KEYS, CsvRow, write_csv
+from ..select.selector import Assessment, Selection, Selector
 from .mixed import MixedPrecisionPlan
+from .saved import write_sweep_json
 
 if TYPE_CHECKING:
     from .sweep import SweepResult
 
-__all__ = ["read_sweep", "summary_table", "write_sweep_report"]
+__all__ = ["summary_table", "write_sweep_report"]
 
 SIZE_PLOT = "size_vs_accuracy.png"
 HEATMAP = "per_class_heatmap.png"
@@ -46,7 +35,7 @@ def write_sweep_report(result: SweepResult) -> dict[str, Path]:
         raise DataError(msg)
     written = {
         "csv": write_csv(_csv_rows(result.baseline, result.selection), out / "results.csv"),
-        "json": atomic_write(out / "results.json", json.dumps(_sweep_dict(result), indent=1) + "\n"),
+        "json": write_sweep_json(result, out / "results.json"),
     }
     try:
         from . import plots
@@ -56,7 +45,7 @@ def write_sweep_report(result: SweepResult) -> dict[str, Path]:
         plotted = True
     except ImportError:
         plotted = False
-    text = markdown(result.baseline, result.selection, plotted=plotted)
+    text = markdown(result.baseline, result.selection, plotted=plotted, skipped=result.skipped)
     if result.mixed is not None:
         text += _mixed_markdown(result.mixed)
     written["report"] = atomic_write(out / "report.md", text)
@@ -81,42 +70,6 @@ def _row(evaluation: Evaluation | None, name: str, selection: Selection, row: As
     figures["plan"] = None if row is None else row.candidate.plan
     per_class = evaluation.per_class if evaluation is not None and evaluation.complete else {}
     return CsvRow(name, size if size is not None else evaluation.size_bytes, per_class, figures)  # type: ignore[union-attr]
-
-
-def _sweep_dict(result: SweepResult) -> dict[str, Any]:
-    return {
-        "format": "mlquant-sweep",
-        "version": 1,
-        "selector": attrs.asdict(result.selection.selector),
-        "chosen": result.selection.chosen.name if result.selection.chosen else None,
-        "baseline": evaluation_to_dict(result.baseline),
-        "candidates": [
-            {
-                "name": c.name, "method": c.method, "nbits": c.nbits, "size_bytes": c.size_bytes,
-                "path": str(c.path) if c.path else None, "plan": c.plan,
-                "evaluation": None if c.evaluation is None else evaluation_to_dict(c.evaluation),
-            }
-            for c in result.candidates
-        ],
-    }
-
-
-def read_sweep(path: str | os.PathLike[str]) -> tuple[Evaluation, list[Candidate], Selector]:
-    """Read a sweep's ``results.json``: the baseline, the candidates and the tolerance used.
-
-    Raises:
-        DataError: The file is missing or is not a sweep's results.
-    """
-    payload = read_payload(path, "mlquant-sweep")
-    candidates = [
-        Candidate(
-            c["name"], c["size_bytes"],
-            None if c["evaluation"] is None else evaluation_from_dict(c["evaluation"]),
-            c["method"], c["nbits"], Path(c["path"]) if c["path"] else None, c.get("plan"),
-        )
-        for c in payload["candidates"]
-    ]
-    return evaluation_from_dict(payload["baseline"]), candidates, Selector(**payload["selector"])
 
 
 def _points(value: float | None, signed: bool = False) -> str:
@@ -156,7 +109,8 @@ def _tolerance(selector: Selector) -> str:
     return ", ".join(parts) or "no limit on drops"
 
 
-def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool) -> str:
+def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool,
+             skipped: tuple[tuple[str, str], ...] = ()) -> str:
     """The human report: the choice and why, the table, the reasons, per-class figures, provenance."""
     lines = ["# mlquant sweep report", ""]
     metric = selection.selector.metric
@@ -195,6 +149,12 @@ def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool) -> st
     bigger = [r.candidate.name for r in selection.rows if r.status == "passes"]
     if bigger:
         lines += ["", f"Also within tolerance but larger: {', '.join(bigger)}."]
+    if selection.provisional:
+        lines += ["", f"**Provisional**: smaller candidates were not fully evaluated and might pass this tolerance: "
+                      f"{', '.join(selection.incomplete)}. Sweeping again without `--fast` completes them."]
+    if skipped:
+        lines += ["", "## Skipped before evaluation", ""]
+        lines += [f"- **{name}**: {why}" for name, why in skipped]
     if selection.indistinguishable:
         lines += ["", "## Not distinguishable on this data", "",
                   "With a few hundred inputs a few images decide a point; these neighbours differ by less than the data can show (exact McNemar test, p > 0.05):", ""]

@@ -91,6 +91,10 @@ class SweepResult:
     """The mixed-precision search's plan and its calibration and validation figures, with ``mixed=True``."""
     skipped: tuple[tuple[str, str], ...] = ()
     """Grid entries left out before evaluation, with why (``not smaller than the input``)."""
+    source: Path | None = None
+    """The float model's file, when it came from one."""
+    fast: bool = False
+    """Whether hopeless candidates were stopped early."""
 
     @property
     def table(self) -> tuple[Assessment, ...]:
@@ -177,7 +181,8 @@ def sweep(
             small.save(out / "models" / "mixed.mlmodel")
         evaluation = runner.evaluate(small, "mixed", reference=baseline)
         candidates = (*candidates, _candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
-    result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, plan, skipped)
+    result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, plan, skipped,
+                         model.source, fast)
     if out is not None:
         from .report import write_sweep_report
 
