@@ -137,6 +137,9 @@ class TestUpdatableNetwork:
         path.write_bytes(spec.SerializeToString())
         found = mlquant.problems(mlquant.load(path))
         assert any("updatable layer, named 'dense1', has quantized weights/bias" in p for p in found)
+        from mlquant.cli import main
+
+        assert main(["inspect", str(path)]) == 0
 
 
 class TestEveryWeightLayer:

@@ -41,7 +41,7 @@ def inspect(args: argparse.Namespace) -> int:
     if args.json:
         layers = [attrs.asdict(r) for r in rows]
         print(json.dumps({"model": str(args.model), "type": model.type, "size_bytes": model.size_bytes,
-                          "weight_bytes": weight_bytes, "layers": layers}, indent=2))
+                          "weight_bytes": weight_bytes, "layers": layers, "problems": model.problems()}, indent=2))
         return EXIT_OK
     print(f"{args.model}: {model.type}, {_text.size(model.size_bytes)} ({model.size_bytes:,} bytes)")
     body = [(r.layer, r.layer_type, f"{r.count:,}", r.storage, r.nbits, f"{r.nbytes:,}") for r in rows]
@@ -51,6 +51,10 @@ def inspect(args: argparse.Namespace) -> int:
         f"{weight_bytes:,} bytes; {model.size_bytes - weight_bytes:,} bytes of the file are not weights"
         " (mean image, labels, layer parameters)"
     )
+    found = model.problems()
+    if found:
+        print(f"\nCore ML's validator would reject this model ({len(found)} problem{'s' if len(found) > 1 else ''}):")
+        print("\n".join(f"- {problem}" for problem in found))
     return EXIT_OK
 
 
