@@ -31,9 +31,10 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Check that every public name is documented and every docs/ code example imports."""
-    session.install(".")
+    """Check that every public name is documented, and run the README's and docs/'s examples."""
+    session.install(".[test]")
     session.run("python", "-c", _DOCS_CHECK)
+    session.run("python", "-m", "pytest", "tests/test_docs.py", *session.posargs)
 
 
 _DOCS_CHECK = """

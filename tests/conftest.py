@@ -1,21 +1,34 @@
-"""Shared fixtures: the real food model and its images, when they are beside the project."""
+"""Shared fixtures: the real food model and its images, the built-in demo, and the README's run.
+
+The real model and images live beside the project in ``../shared/food``; set ``MLQUANT_FOOD_DIR``
+to use them from elsewhere. Tests that need them skip, with a short reason, when they are absent.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 #: The real SqueezeNet food classifier and its 700 test images, kept outside the project.
-FOOD_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "food"
+FOOD_DIR = Path(os.environ.get("MLQUANT_FOOD_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "food")
 
 
 @pytest.fixture(scope="session")
 def food_dir() -> Path:
-    """The ``../shared/food`` folder; tests that need it skip when it is absent."""
+    """The food model's folder; tests that need it skip when it is absent."""
     if not (FOOD_DIR / "food.mlmodel").is_file():
-        pytest.skip(f"the real food model is not at {FOOD_DIR} (it lives beside the project in ../shared/food)")
+        pytest.skip(f"no food model at {FOOD_DIR} (set MLQUANT_FOOD_DIR)")
     return FOOD_DIR
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    """The built-in digits demo's model and images, built once per session (read-only for tests)."""
+    from mlquant.workflow.demo import build_digits_demo
+
+    return build_digits_demo(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +55,54 @@ def _every_written_model_passes_the_validator(monkeypatch: pytest.MonkeyPatch) -
         return written
 
     monkeypatch.setattr(Model, "save", checked)
+
+
+def python_blocks(path: Path) -> list[str]:
+    """The ```python code blocks of a Markdown file, in order."""
+    import re
+
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+
+
+def run_examples(path: Path, work: Path) -> tuple[dict, list[tuple[str, str]]]:
+    """Run a Markdown file's Python blocks in ``work``, one namespace, as a reader would paste them.
+
+    Returns the namespace and, for every ``print`` call in order, the printed text with the source
+    line's trailing comment (empty if none).
+    """
+    import builtins
+    import io
+
+    printed: list[str] = []
+
+    def recording_print(*args, **kwargs):  # type: ignore[no-untyped-def]
+        buffer = io.StringIO()
+        builtins.print(*args, **{**kwargs, "file": buffer})
+        printed.append(buffer.getvalue().rstrip("\n"))
+
+    namespace: dict = {"print": recording_print}
+    comments = []
+    here = os.getcwd()
+    os.chdir(work)
+    try:
+        for block in python_blocks(path):
+            exec(compile(block, str(path), "exec"), namespace)
+            comments += [line.partition("#")[2].strip() for line in block.splitlines() if line.startswith("print(")]
+    finally:
+        os.chdir(here)
+    return namespace, list(zip(printed, comments, strict=True))
+
+
+@pytest.fixture(scope="session")
+def food_work(food_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working folder where ``food.mlmodel`` and ``testing_data`` are links to the real ones, as in the README."""
+    work = tmp_path_factory.mktemp("food-work")
+    (work / "food.mlmodel").symlink_to(food_dir / "food.mlmodel")
+    (work / "testing_data").symlink_to(food_dir / "testing_data")
+    return work
+
+
+@pytest.fixture(scope="session")
+def readme_run(food_work: Path) -> tuple[dict, list[tuple[str, str]]]:
+    """The README's Python examples, run once beside the food model: they include the full food sweep."""
+    return run_examples(Path(__file__).resolve().parents[1] / "README.md", food_work)

@@ -16,13 +16,6 @@ from mlquant.evaluate.backends import Backend, CoreMLBackend, ReferenceBackend, 
 ON_MAC = platform.system() == "Darwin"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
-    from mlquant.workflow.demo import build_digits_demo
-
-    return build_digits_demo(tmp_path_factory.mktemp("backend-demo"))
-
-
 class TestProtocol:
     def test_a_double_is_a_backend(self) -> None:
         """A subclass that writes predict(model, inputs) is a Backend, with a prepare() that does nothing."""

@@ -103,10 +103,9 @@ class TestErrors:
 
 
 @pytest.fixture(scope="module")
-def demo_files(tmp_path_factory: pytest.TempPathFactory):
-    from mlquant.workflow.demo import build_digits_demo
-
-    return build_digits_demo(tmp_path_factory.mktemp("cli-demo"))
+def demo_files(demo):
+    """The session's demo model and images."""
+    return demo
 
 
 class TestEvaluate:
@@ -173,7 +172,7 @@ class TestMoreBadInput:
     @pytest.mark.parametrize(
         ("args", "message"),
         [
-            (["sweep", "MODEL", "--data", "DATA", "--nbits", "x"], "--nbits takes comma-separated whole numbers"),
+            (["sweep", "MODEL", "--data", "DATA", "--nbits", "x"], "--nbits: expected comma-separated whole numbers"),
             (["evaluate", "MODEL", "--data", "DATA", "--batch-size", "0"], "batch_size must be a whole number >= 1"),
             (["quantize", "MODEL", "-o", "DATA"], "is a folder; expected a file path"),
             (["demo", "--out", "MODEL"], "is a file; expected a folder"),
@@ -255,3 +254,117 @@ class TestCorrectness:
         assert result.returncode == 0, result.stderr
         report = (tmp_path / "demo" / "sweep" / "report.md").read_text()
         assert "'resample': 'nearest'" in report
+
+
+def run_in_terminal(*args: str, columns: int = 80) -> tuple[str, str]:
+    """Run ``mlquant`` with standard error on a pseudo-terminal ``columns`` wide; return (stdout, terminal bytes)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    script = shutil.which("mlquant")
+    command = [script] if script else [sys.executable, "-m", "mlquant"]
+    env = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES"}}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    process = subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=slave, env=env, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the terminal closed: the process is done writing
+            break
+        if not data:
+            break
+        chunks.append(data)
+    stdout = process.communicate(timeout=600)[0]
+    os.close(master)
+    return stdout, b"".join(chunks).decode(errors="replace")
+
+
+class TestFirstHour:
+    def test_progress_fits_an_80_column_terminal(self, tmp_path: Path) -> None:
+        """On an 80-column terminal the sweep's progress shows candidates and evaluations on lines that never wrap."""
+        import re
+
+        stdout, screen = run_in_terminal("demo", "--out", str(tmp_path / "demo"), "--backend", "reference")
+        assert "chosen: " in stdout
+        visible = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+        segments = [s for s in re.split(r"[\r\n]", visible) if s.strip()]
+        assert any(s.startswith("candidates") for s in segments) and any(s.startswith("evaluating") for s in segments)
+        assert max(len(s) for s in segments) <= 80, max(segments, key=len)
+
+    def test_float16_method_needs_no_width(self, mlp_file: Path, tmp_path: Path) -> None:
+        """quantize --method float16 means 16 bits without being told."""
+        output = tmp_path / "half.mlmodel"
+        result = run_cli("quantize", str(mlp_file), "--method", "float16", "-o", str(output))
+        assert result.returncode == 0, result.stderr
+        assert {w.storage for w in mlquant.load(output).weights if not w.is_bias} == {"float16"}
+
+    def test_label_map_option(self, demo_files, tmp_path: Path) -> None:
+        """A folder that matches no label can be mapped with --label-map, and the error says so."""
+        data = tmp_path / "data"
+        shutil.copytree(demo_files.data / "7", data / "seven")
+        shutil.copytree(demo_files.data / "1", data / "1")
+        plain = run_cli("evaluate", str(demo_files.model), "--data", str(data), "--backend", "reference")
+        assert plain.returncode == 2 and "--label-map FILE" in plain.stderr
+        mapping = tmp_path / "labels.json"
+        mapping.write_text(json.dumps({"seven": "7"}))
+        mapped = run_cli("evaluate", str(demo_files.model), "--data", str(data), "--label-map", str(mapping),
+                         "--backend", "reference", "--json")
+        assert mapped.returncode == 0, mapped.stderr
+        assert set(json.loads(mapped.stdout)[0]["per_class"]) == {"1", "7"}
+
+    def test_a_closed_pipe_is_not_an_error(self, demo_files) -> None:
+        """inspect --json | head -2 ends quietly with exit 0, not a BrokenPipeError traceback."""
+        script = shutil.which("mlquant") or f"{sys.executable} -m mlquant"
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        result = subprocess.run(f"{script} inspect --json {demo_files.model} | head -2; exit ${{PIPESTATUS[0]}}",
+                                shell=True, executable="/bin/bash", capture_output=True, text=True, env=env)
+        assert result.returncode == 0 and "Traceback" not in result.stderr and len(result.stdout.splitlines()) == 2
+
+    def test_no_limit_is_said_and_spelled(self, demo_files, tmp_path: Path) -> None:
+        """--max-drop none (or a negative number) switches the limit off, and the output says 'no limit'."""
+        out = tmp_path / "s"
+        result = run_cli("sweep", str(demo_files.model), "--data", str(demo_files.data), "--out", str(out),
+                         "--methods", "kmeans_lut", "--nbits", "4", "--max-drop", "none", "--max-class-drop", "-1",
+                         "--backend", "reference")
+        assert result.returncode == 0, result.stderr
+        assert "tolerance: mean drop no limit, worst class drop no limit" in result.stdout
+
+    @pytest.mark.parametrize(("value", "message"), [
+        ("4,,6", "no empty entries"), ("4,12", "widths must be 1-8 or 16"), ("x", "comma-separated whole numbers"),
+    ])
+    def test_widths_are_checked(self, demo_files, value: str, message: str) -> None:
+        """--nbits refuses empty entries, impossible widths and words, in one line."""
+        result = run_cli("sweep", str(demo_files.model), "--data", str(demo_files.data), "--nbits", value)
+        assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+    def test_sweep_help_shows_its_defaults(self) -> None:
+        """sweep --help lists the default methods and widths."""
+        result = run_cli("sweep", "--help")
+        assert "linear,linear_lut,kmeans_lut" in result.stdout and "16,8,7,6,5,4,3,2,1" in result.stdout
+
+    def test_a_resumed_sweep_says_what_it_reused(self, demo_files, tmp_path: Path) -> None:
+        """Sweeping again into the same folder reports the evaluations it took from the cache."""
+        args = ["sweep", str(demo_files.model), "--data", str(demo_files.data), "--out", str(tmp_path / "s"),
+                "--methods", "linear", "--nbits", "8,4", "--backend", "reference"]
+        run_cli(*args)
+        again = run_cli(*args)
+        assert again.returncode == 0 and "reused 3 cached evaluations from an earlier run" in again.stdout
+
+    def test_an_interrupted_sweep_says_how_to_resume(self, demo_files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+        """Ctrl-C during a sweep exits 130 and says that the same command resumes from the cache."""
+        from mlquant.cli import commands
+
+        def interrupted(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(commands, "sweep", interrupted)
+        code = main(["sweep", str(demo_files.model), "--data", str(demo_files.data), "--out", str(tmp_path / "s")])
+        err = capsys.readouterr().err
+        assert code == 130 and "run the same command again to resume" in err and "interrupted" in err

@@ -15,12 +15,6 @@ LABELS = [str(d) for d in range(10)]
 ALLOWED_LAYERS = {"flatten", "innerProduct", "activation", "softmax", "convolution", "pooling"}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoFiles:
-    """One demo build with the default seed, shared by the module."""
-    return build_digits_demo(tmp_path_factory.mktemp("demo") / "out")
-
-
 def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 

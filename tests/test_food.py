@@ -7,18 +7,25 @@ from pathlib import Path
 import pytest
 
 import mlquant
-from mlquant.evaluate.backends import ReferenceBackend
 from mlquant.evaluate.results import read_csv, write_csv
 
 
 @pytest.fixture(scope="module")
-def evaluator(food_dir: Path) -> mlquant.Evaluator:
-    return mlquant.Evaluator(food_dir / "testing_data", backend=ReferenceBackend())
+def evaluator(readme_run) -> mlquant.Evaluator:
+    """The README example's evaluator over the 700 images (its decoded images are reused)."""
+    return readme_run[0]["ev"]
 
 
 @pytest.fixture(scope="module")
-def base(evaluator: mlquant.Evaluator, food_model: mlquant.Model) -> mlquant.Evaluation:
-    return evaluator.evaluate(food_model)
+def base(readme_run) -> mlquant.Evaluation:
+    """The README example's evaluation of the float food model."""
+    return readme_run[0]["base"]
+
+
+@pytest.fixture(scope="module")
+def food_model(readme_run) -> mlquant.Model:
+    """The README example's food model."""
+    return readme_run[0]["model"]
 
 
 class TestFoodEvaluation:
@@ -46,13 +53,14 @@ class TestFoodEvaluation:
 
 
 class TestFoodSweep:
-    def test_full_sweep(self, food_dir: Path, tmp_path: Path) -> None:
-        """All 27 candidates are reported; collapsed low-bit models say so; the choice meets the tolerance."""
-        result = mlquant.sweep(food_dir / "food.mlmodel", food_dir / "testing_data", out_dir=tmp_path,
-                               backend=ReferenceBackend())
-        assert len(result.candidates) == 27
-        for name in ("results.csv", "report.md", "size_vs_accuracy.png", "per_class_heatmap.png"):
-            assert (tmp_path / name).is_file()
+    def test_full_sweep(self, readme_run, food_work: Path) -> None:
+        """The README's sweep: all 25 candidates (float16 once) reported; collapsed low-bit models say so; the choice meets the tolerance."""
+        result = readme_run[0]["result"]
+        out = food_work / "food-sweep"
+        assert len(result.candidates) == 25 and [c.name for c in result.candidates].count("float16") == 1
+        for name in ("results.csv", "results.json", "report.md", "size_vs_accuracy.png", "per_class_heatmap.png"):
+            assert (out / name).is_file()
+        assert sorted(p.stem for p in (out / "models").iterdir()) == sorted(c.name for c in result.candidates)
         collapsed = [r for r in result.table if any(reason.startswith("collapsed") for reason in r.reasons)]
         assert collapsed and all(r.candidate.nbits <= 3 for r in collapsed)
         chosen = next(r for r in result.table if r.status == "chosen")

@@ -80,13 +80,6 @@ class TestMeanImageRewrite:
                                       Network(moved).run({"data": pixels})["prob"])
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
-    from mlquant.workflow.demo import build_digits_demo
-
-    return build_digits_demo(tmp_path_factory.mktemp("mixed-demo"))
-
-
 class TestSearch:
     def test_plan_on_the_demo(self, demo) -> None:
         """The search returns a plan for every layer that meets the tolerance on calibration, reported on validation."""

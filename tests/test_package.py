@@ -11,8 +11,9 @@ import mlquant
 
 class TestPackage:
     def test_import_is_cheap(self) -> None:
-        """import mlquant pulls in neither coremltools, scikit-learn, matplotlib nor Pillow."""
-        code = "import sys, mlquant; print(sorted(m for m in ('coremltools', 'sklearn', 'matplotlib', 'PIL', 'onnx') if m in sys.modules))"
+        """import mlquant pulls in none of coremltools, scikit-learn, SciPy, matplotlib, Pillow, tqdm or onnx."""
+        heavy = ("coremltools", "sklearn", "scipy", "matplotlib", "PIL", "tqdm", "onnx", "onnxruntime")
+        code = f"import sys, mlquant; print(sorted(m for m in {heavy!r} if m in sys.modules))"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert result.stdout.strip() == "[]"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,8 @@ import pytest
 import mlquant
 from mlquant.errors import OutputError
 from mlquant.evaluate.backends import ReferenceBackend
-from mlquant.workflow.demo import build_digits_demo
 from mlquant.workflow.saved import read_sweep
 from mlquant.workflow.sweep import default_grid
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory):
-    return build_digits_demo(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +44,19 @@ class Interrupt(ReferenceBackend):
 
 class TestFullSweep:
     def test_every_candidate_and_file(self, full: mlquant.SweepResult, demo) -> None:
-        """27 candidates are quantized, saved, evaluated (16-bit once) and reported."""
-        assert len(full.candidates) == 27 and len(default_grid()) == 27
+        """25 candidates (float16 once, as 16 bits means float16 for every method) are quantized, saved, evaluated and reported."""
+        assert len(full.candidates) == 25 and len(default_grid()) == 25
+        assert full.candidates[0].name == "float16" and "linear_16" not in [c.name for c in full.candidates]
         assert all(c.evaluation is not None and c.evaluation.complete for c in full.candidates)
         inputs = len(full.baseline.files)
-        assert full.inputs_evaluated == inputs * (1 + 27 - 2)  # three float16 twins evaluated once
+        assert full.inputs_evaluated == inputs * (1 + 25)
         out = full.out_dir
         for name in ("results.csv", "results.json", "report.md", "size_vs_accuracy.png", "per_class_heatmap.png"):
             assert (out / name).is_file(), name
-        assert len(list((out / "models").glob("*.mlmodel"))) == 27
+        assert len(list((out / "models").glob("*.mlmodel"))) == 25
         lines = (out / "results.csv").read_text().splitlines()
         assert lines[0].startswith("model,size,0,1,2,3,4,5,6,7,8,9,accuracy,")
-        assert len(lines) == 1 + 1 + 27
+        assert len(lines) == 1 + 1 + 25
 
     def test_choice_meets_the_tolerance(self, full: mlquant.SweepResult) -> None:
         """The chosen candidate is the smallest whose drops are inside the default tolerance."""
@@ -146,14 +140,6 @@ class TestSafety:
         assert [c.name for c in result.candidates] == ["sign_1", "float16"]
         assert result.selection.chosen.name == "float16"
 
-    def test_without_matplotlib(self, demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Without matplotlib everything but the PNGs is written and the report says why."""
-        monkeypatch.setitem(sys.modules, "matplotlib", None)
-        result = mlquant.sweep(demo.model, demo.data, out_dir=tmp_path, grid=default_grid(["linear"], [8]),
-                               backend=ReferenceBackend())
-        assert not list(tmp_path.glob("*.png"))
-        assert "matplotlib is not installed" in (result.out_dir / "report.md").read_text()
-
 
 class TestNotSmaller:
     def test_candidates_larger_than_the_input_are_skipped(self, tmp_path: Path) -> None:
@@ -175,3 +161,22 @@ class TestNotSmaller:
         assert all("not smaller than the input" in why for why in skipped.values())
         assert sorted(p.stem for p in (out / "models").iterdir()) == sorted(c.name for c in result.candidates)
         assert "linear_lut_8" in (out / "report.md").read_text()
+
+
+class TestFiles:
+    def test_csv_names_its_units(self, full: mlquant.SweepResult) -> None:
+        """Per-class columns are fractions 0-1; drop columns say they are in percentage points."""
+        header, float_row, *_ = (full.out_dir / "results.csv").read_text().splitlines()
+        columns = header.split(",")
+        assert "mean_drop_points" in columns and "worst_class_drop_points" in columns and "drop" not in columns
+        assert all(0 <= float(v) <= 1 for v in float_row.split(",")[2:12])
+
+    def test_resweeping_leaves_only_the_new_candidates(self, demo, tmp_path: Path) -> None:
+        """A second sweep into the same folder with another grid removes the first grid's model files."""
+        mlquant.sweep(demo.model, demo.data, out_dir=tmp_path, grid=default_grid(["linear"], [8, 6]),
+                      backend=ReferenceBackend())
+        again = mlquant.sweep(demo.model, demo.data, out_dir=tmp_path, grid=default_grid(["kmeans_lut"], [4]),
+                              backend=ReferenceBackend())
+        listed = {line.split(",")[0] for line in (tmp_path / "results.csv").read_text().splitlines()[1:]} - {"float"}
+        assert sorted(p.stem for p in (tmp_path / "models").iterdir()) == sorted(listed) == ["kmeans_lut_4"]
+        assert again.reused == 1  # the float model's evaluation came from the cache

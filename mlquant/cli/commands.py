@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -25,10 +28,10 @@ from ..evaluate.results import SUMMARY_KEYS, write_csv, write_json
 from ..formats import load
 from ..quantize import LayerSelector, QuantizationPlan, from_name, quantize
 from ..select import Selection, Selector
-from ..workflow.report import summary_table
+from ..select.text import chosen_line, summary_table, tolerance
 from ..workflow.saved import read_sweep
 from ..workflow.sweep import GridEntry, SweepResult, default_grid, sweep
-from .progress import ProgressBar
+from .progress import ProgressDisplay
 
 EXIT_OK, EXIT_NO_CANDIDATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -66,7 +69,8 @@ def selector_of(args: argparse.Namespace) -> LayerSelector:
 
 def quantize_command(args: argparse.Namespace) -> int:
     """``mlquant quantize``: one quantized model file."""
-    quantizer = from_name(args.method, args.nbits)
+    nbits = args.nbits if args.nbits is not None else (16 if args.method == "float16" else 8)
+    quantizer = from_name(args.method, nbits)
     name = quantizer.name
     output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}.mlmodel")
     check_output(output, inputs=[] if args.force else [args.model], what="-o")
@@ -97,11 +101,11 @@ def _preprocessing(args: argparse.Namespace) -> Preprocessing:
 
 def evaluate(args: argparse.Namespace) -> int:
     """``mlquant evaluate``: per-class accuracy of one or more models."""
-    bar = ProgressBar(enabled=False if args.quiet or args.json else None)
+    bar = ProgressDisplay(enabled=False if args.quiet or args.json else None)
     for path, flag in ((args.csv, "--csv"), (args.json_out, "--json-out")):
         if path:
             check_output(path, data=[args.data], inputs=args.models, what=flag)
-    data = ImageFolder(args.data, strict=args.strict)
+    data = _data(args)
     evaluator = Evaluator(data, backend=_backend(args), preprocessing=_preprocessing(args), batch_size=args.batch_size,
                           progress=bar)
     results: list[Evaluation] = []
@@ -136,29 +140,46 @@ def _pct(value: float | None) -> str:
 
 
 def _selector(args: argparse.Namespace) -> Selector:
-    return Selector(max_mean_drop=None if args.max_drop < 0 else args.max_drop,
-                    max_class_drop=None if args.max_class_drop < 0 else args.max_class_drop, metric=args.metric)
+    return Selector(max_mean_drop=args.max_drop, max_class_drop=args.max_class_drop, metric=args.metric)
+
+
+def _data(args: argparse.Namespace, root: str | Path | None = None) -> ImageFolder:
+    """The data folder the options describe, with its label map read from ``--label-map``."""
+    return ImageFolder(root if root is not None else args.data, strict=args.strict, label_map=_label_map(args.label_map))
+
+
+def _label_map(path: str | None) -> dict[str, str]:
+    if path is None:
+        return {}
+    try:
+        mapping = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        msg = f"--label-map: no file at {path}"
+        raise SettingsError(msg) from None
+    except (OSError, ValueError) as error:
+        msg = f"--label-map: {path} is not readable JSON ({error})"
+        raise SettingsError(msg) from None
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        msg = f'--label-map: {path} must hold one JSON object of folder names to labels, e.g. {{"hot_dog": "hot dog"}}'
+        raise SettingsError(msg)
+    return mapping
 
 
 def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool, *, complete_with: str | None = None,
                      **extra: object) -> int:
     if as_json:
-        rows = [{"model": r.candidate.name, "size_bytes": r.candidate.size_bytes, "value": r.value, "drop": r.drop,
-                 "worst_class": r.worst_class, "worst_drop": r.worst_drop, "status": r.status, "reasons": list(r.reasons)}
+        rows = [{"model": r.candidate.name, "size_bytes": r.candidate.size_bytes, "value": r.value, "mean_drop_points": r.drop,
+                 "worst_class": r.worst_class, "worst_class_drop_points": r.worst_drop, "status": r.status, "reasons": list(r.reasons)}
                 for r in selection.rows]
         provisional = {"provisional": selection.provisional, "incomplete": list(selection.incomplete),
                        "complete_with": complete_with if selection.provisional else None}
         print(json.dumps({"chosen": selection.chosen.name if selection.chosen else None, "reason": selection.reason,
                           **provisional, "baseline": selection.baseline, **extra, "rows": rows}, indent=2))
     else:
-        print(summary_table(baseline, selection))
+        print(summary_table(selection))
         print()
-        if selection.chosen is not None:
-            chosen = selection.chosen
-            print(f"chosen{' (provisional)' if selection.provisional else ''}: {chosen.name}, "
-                  f"{_text.size(chosen.size_bytes)} ({chosen.size_bytes / baseline.size_bytes:.1%} of the float model)")
-        else:
-            print(f"no candidate chosen{' (provisional)' if selection.provisional else ''}: {selection.reason}")
+        print(f"tolerance: {tolerance(selection.selector)} ({selection.selector.metric})")
+        print(chosen_line(selection))
         if selection.provisional:
             which = ", ".join(selection.incomplete)
             print(f"smaller candidates were not fully evaluated and might pass this tolerance: {which}")
@@ -168,37 +189,45 @@ def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool, 
 
 
 def _grid(args: argparse.Namespace) -> tuple[GridEntry, ...]:
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    try:
-        widths = [int(n) for n in args.nbits.split(",") if n.strip()]
-    except ValueError:
-        msg = f"--nbits takes comma-separated whole numbers, e.g. 8,6,4 (got {args.nbits!r})"
-        raise SettingsError(msg) from None
-    if not methods or not widths:
-        msg = "--methods and --nbits each need at least one value"
-        raise SettingsError(msg)
-    return default_grid(methods, widths)
+    return default_grid(args.methods, args.nbits)
 
 
 def run_sweep(args: argparse.Namespace) -> int:
     """``mlquant sweep``: quantize a grid, evaluate, choose, report."""
-    bar = ProgressBar(enabled=False if args.quiet or args.json else None)
+    bar = ProgressDisplay(enabled=False if args.quiet or args.json else None)
     out = Path(args.out) if args.out else Path(f"{Path(args.model).stem}-sweep")
     check_output(out, folder=True, data=[args.data], inputs=[args.model], what="--out")
     grid = _grid(args)
-    result = sweep(
-        args.model, ImageFolder(args.data, strict=args.strict), out_dir=out, grid=grid, selector=_selector(args),
-        select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
-        batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
-        make_non_updatable=args.make_non_updatable,
-    )
+    with _resumable(out, bar, cached=not args.no_cache):
+        result = sweep(
+            args.model, _data(args), out_dir=out, grid=grid, selector=_selector(args),
+            select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
+            batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
+            make_non_updatable=args.make_non_updatable,
+        )
     return _finish(result, args.json, out)
+
+
+@contextlib.contextmanager
+def _resumable(out: Path, bar: ProgressDisplay, *, cached: bool) -> Iterator[None]:
+    """On Ctrl-C, say that running the same command again resumes where this one stopped."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        bar.close()
+        if cached:
+            print(f"interrupted: finished evaluations are cached in {out / '.cache'}; "
+                  "run the same command again to resume", file=sys.stderr)
+        raise
 
 
 def _finish(result: SweepResult, as_json: bool, out: Path) -> int:
     code = _print_selection(result.baseline, result.selection, as_json, inputs_evaluated=result.inputs_evaluated,
-                            out_dir=str(out))
+                            evaluations_reused=result.reused, out_dir=str(out))
     if not as_json:
+        if result.reused:
+            print(f"reused {result.reused} cached evaluation{'s' if result.reused > 1 else ''} from an earlier run "
+                  f"({out / '.cache'}); evaluated {result.inputs_evaluated:,} inputs in this one")
         print(f"report: {out / 'report.md'} (results.csv, results.json, plots and models beside it)")
     return code
 
@@ -214,12 +243,13 @@ def demo(args: argparse.Namespace) -> int:
     """``mlquant demo``: build the digits classifier and sweep it, no files needed."""
     from ..workflow.demo import build_digits_demo
 
-    bar = ProgressBar(enabled=False if args.quiet or args.json else None)
+    bar = ProgressDisplay(enabled=False if args.quiet or args.json else None)
     out = check_output(args.out, folder=True, what="--out")
     files = build_digits_demo(out)
     if not args.json:
         print(f"built {files.model} (held-out accuracy {files.test_accuracy:.1%}) and {files.data}/<digit>/*.png")
-    result = sweep(files.model, ImageFolder(files.data, strict=args.strict), out_dir=out / "sweep",
-                   selector=_selector(args), fast=args.fast, progress=bar, backend=_backend(args),
-                   preprocessing=_preprocessing(args), batch_size=args.batch_size)
+    with _resumable(out / "sweep", bar, cached=True):
+        result = sweep(files.model, _data(args, files.data), out_dir=out / "sweep", selector=_selector(args),
+                       fast=args.fast, progress=bar, backend=_backend(args), preprocessing=_preprocessing(args),
+                       batch_size=args.batch_size)
     return _finish(result, args.json, out / "sweep")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from ..evaluate import CoreMLBackend
 from ..evaluate.preprocess import CROP_MODES, RESAMPLING
 from ..quantize import BUILT_IN
 from ..select import MAX_CLASS_DROP, MAX_MEAN_DROP
+from ..workflow.sweep import DEFAULT_METHODS, DEFAULT_WIDTHS
 from . import commands as _commands
 
 __all__ = ["build_parser", "main"]
@@ -31,6 +33,50 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(_commands.EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def limit(text: str) -> float | None:
+    """A tolerance in points: a number 0-100, or ``none`` (``off``, or any negative number) for no limit."""
+    if text.strip().lower() in {"none", "off", "no"}:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"expected a number of points or 'none' (got {text!r})"
+        raise argparse.ArgumentTypeError(msg) from None
+    return None if value < 0 else value
+
+
+def widths(text: str) -> tuple[int, ...]:
+    """Comma-separated bit widths, each 1-8 or 16, none empty: ``8,6,4``."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        msg = f"expected comma-separated widths such as 8,6,4, with no empty entries (got {text!r})"
+        raise argparse.ArgumentTypeError(msg)
+    try:
+        values = tuple(int(part) for part in parts)
+    except ValueError:
+        msg = f"expected comma-separated whole numbers such as 8,6,4 (got {text!r})"
+        raise argparse.ArgumentTypeError(msg) from None
+    wrong = [n for n in values if not (1 <= n <= 8 or n == 16)]
+    if wrong:
+        msg = f"widths must be 1-8 or 16 (got {', '.join(map(str, wrong))})"
+        raise argparse.ArgumentTypeError(msg)
+    return values
+
+
+def methods(text: str) -> tuple[str, ...]:
+    """Comma-separated method names, none empty, each one mlquant knows."""
+    parts = tuple(part.strip() for part in text.split(","))
+    known = (*BUILT_IN, "linear_symmetric")
+    if not all(parts):
+        msg = f"expected comma-separated methods such as linear,kmeans_lut, with no empty entries (got {text!r})"
+        raise argparse.ArgumentTypeError(msg)
+    unknown = [p for p in parts if p not in known]
+    if unknown:
+        msg = f"unknown method {', '.join(map(repr, unknown))}; known methods: {', '.join(known)}"
+        raise argparse.ArgumentTypeError(msg)
+    return parts
 
 
 def _selection_options(parser: argparse.ArgumentParser) -> None:
@@ -56,14 +102,16 @@ def _evaluation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--resample", choices=RESAMPLING, default="bilinear", help="resampling filter")
     group.add_argument("--batch-size", type=int, default=32, help="inputs per batch (default: 32)")
     group.add_argument("--strict", action="store_true", help="fail on unusable files instead of skipping them")
+    group.add_argument("--label-map", metavar="FILE",
+                       help="JSON object mapping class folder names to model labels, for folders that match none")
     group.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _tolerance_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("tolerance (percentage points; a negative value switches a limit off)")
-    group.add_argument("--max-drop", type=float, default=MAX_MEAN_DROP,
+    group = parser.add_argument_group("tolerance (percentage points; 'none' switches a limit off)")
+    group.add_argument("--max-drop", type=limit, default=MAX_MEAN_DROP, metavar="POINTS",
                        help=f"largest mean drop over classes (default: {MAX_MEAN_DROP:g})")
-    group.add_argument("--max-class-drop", type=float, default=MAX_CLASS_DROP,
+    group.add_argument("--max-class-drop", type=limit, default=MAX_CLASS_DROP, metavar="POINTS",
                        help=f"largest drop of any class (default: {MAX_CLASS_DROP:g})")
     group.add_argument("--metric", choices=["accuracy", "agreement"], default="accuracy",
                        help="accuracy against labels, or agreement with the float model")
@@ -86,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("model", help="a .mlmodel file")
     quant.add_argument("--method", default="kmeans_lut", choices=[*BUILT_IN, "linear_symmetric"],
                        help="quantization function (default: kmeans_lut)")
-    quant.add_argument("--nbits", type=int, default=8, help="bits per weight: 1-8, or 16 for float16 (default: 8)")
+    quant.add_argument("--nbits", type=int, default=None,
+                       help="bits per weight: 1-8, or 16 for float16 (default: 8, and 16 for --method float16)")
     quant.add_argument("-o", "--output", help="output file (default: <model>_<method>_<nbits>.mlmodel beside the input)")
     quant.add_argument("--force", action="store_true", help="allow overwriting the input file")
     quant.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -106,8 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("model", help="the float .mlmodel file")
     sweep.add_argument("--data", required=True, help="folder of class folders of test images")
     sweep.add_argument("--out", help="output folder (default: <model>-sweep in the current folder)")
-    sweep.add_argument("--methods", default="linear,linear_lut,kmeans_lut", help="comma-separated methods")
-    sweep.add_argument("--nbits", default="16,8,7,6,5,4,3,2,1", help="comma-separated widths")
+    sweep.add_argument("--methods", type=methods, default=DEFAULT_METHODS, metavar="LIST",
+                       help=f"comma-separated methods (default: {','.join(DEFAULT_METHODS)})")
+    sweep.add_argument("--nbits", type=widths, default=DEFAULT_WIDTHS, metavar="LIST",
+                       help=f"comma-separated widths; 16 is float16 (default: {','.join(map(str, DEFAULT_WIDTHS))})")
     sweep.add_argument("--fast", action="store_true", help="stop hopeless candidates early, stop at the first that passes")
     sweep.add_argument("--no-cache", action="store_true", help="evaluate everything again")
     sweep.add_argument("--mixed", action="store_true", help="also search a per-layer mixed-precision plan")
@@ -155,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _notes(args.command):
             return run(args)
+    except BrokenPipeError:  # the reader of our output went away (| head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _commands.EXIT_OK
     except InternalError as error:
         if args.debug:
             raise

@@ -1,51 +1,64 @@
-"""A one-line progress bar for long work on a terminal, silent anywhere else.
+"""Progress on a terminal: nested tqdm bars for the package's ``(label, done, total)`` callbacks.
 
-Library functions take ``progress=`` callbacks of the form ``(label, done, total)``; a
-:class:`ProgressBar` is such a callback that draws on standard error when it is a terminal.
+Each label gets a bar below the bars still open, so a sweep shows its candidates
+(``candidates 12/25``, elapsed time and what is left) above the evaluation under way, and an
+evaluation alone shows one bar. Bars fit the terminal's width as it changes, are drawn on
+standard error only when it is a terminal, and close when their work is done.
 """
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import TextIO
+from typing import Any, TextIO
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressDisplay"]
 
 
-class ProgressBar:
-    """Draws ``label  done/total  [#####.....]`` on one terminal line, redrawn in place.
+class ProgressDisplay:
+    """A progress callback that draws nested bars with tqdm.
 
     Args:
         stream: Where to draw; standard error by default.
         enabled: Force drawing on or off; by default it draws only when ``stream`` is a terminal.
-        width: Characters in the bar.
     """
 
-    def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None, width: int = 28) -> None:
+    def __init__(self, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.width = width
-        self._label: str | None = None
-        self._drawn = 0.0
+        self._bars: dict[str, Any] = {}
 
     def __call__(self, label: str, done: int, total: int) -> None:
         """Show that ``done`` of ``total`` steps of ``label`` are finished."""
         if not self.enabled:
             return
-        now = time.monotonic()
-        finished = done >= total
-        if label == self._label and not finished and now - self._drawn < 0.1:
-            return
-        filled = self.width * done // max(total, 1)
-        bar = "#" * filled + "." * (self.width - filled)
-        line = f"\r{label[:40]:<40} {done:>5}/{total:<5} [{bar}]"
-        self.stream.write(line + ("\n" if finished else ""))
-        self.stream.flush()
-        self._label, self._drawn = (None if finished else label), now
+        bar = self._bars.get(label)
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc=label, position=len(self._bars), leave=not self._bars, file=self.stream,
+                       dynamic_ncols=True, unit="", mininterval=0.2, bar_format=_FORMAT)
+            self._bars[label] = bar
+        bar.total = total
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            del self._bars[label]
 
     def message(self, text: str) -> None:
-        """Print a line of text between bars."""
-        if self.enabled:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        """Print a line of text above the bars."""
+        if self.enabled and self._bars:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=self.stream)
+        elif self.enabled:
+            print(text, file=self.stream)
+
+    def close(self) -> None:
+        """Close every open bar (after an interruption)."""
+        for bar in reversed(list(self._bars.values())):
+            bar.close()
+        self._bars.clear()
+
+
+#: ``candidates  12/25 [#####     ] 01:23<02:10``: the label, counts, bar, elapsed and left.
+_FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining}"

@@ -104,6 +104,7 @@ class CachingEvaluator:
         self.data_key = data_fingerprint(evaluator.data) if store.folder is not None else ""
         self.seen: dict[str, Evaluation] = {}
         self.spent = 0
+        self.reused = 0
 
     def evaluate(
         self,
@@ -125,8 +126,11 @@ class CachingEvaluator:
         """
         fingerprint = fingerprint or model.content_fingerprint()
         key = self.store.key(fingerprint, self.data_key, self.evaluator.setup) if self.store.folder else ""
-        known = self.seen.get(fingerprint) or (self.store.get(key) if key else None)
+        known = self.seen.get(fingerprint)
+        stored = None if known is not None or not key else self.store.get(key)
+        known = known or stored
         if known is not None and (known.complete or stop is not None):
+            self.reused += stored is not None
             return attrs.evolve(known, name=name, size_bytes=model.size_bytes)
         self.evaluator.progress = self.report
         result = self.evaluator.evaluate(model, reference=reference, name=name, stop=stop)

@@ -279,7 +279,8 @@ def resolve_labels(
             if key not in folded:
                 close = difflib.get_close_matches(wanted.replace("_", " "), text, n=3, cutoff=0.5)
                 hint = f"closest labels: {', '.join(map(repr, close))}" if close else f"labels include {', '.join(map(repr, text[:5]))}"
-                msg = f"class folder {folder!r} matches none of the model's {len(text)} labels ({hint}); pass label_map to map it"
+                msg = (f"class folder {folder!r} matches none of the model's {len(text)} labels ({hint}); map it to "
+                       "a label with a label map (--label-map FILE on the command line, label_map= in Python)")
                 raise DataError(msg)
             mapping[folder] = folded[key]
     return mapping

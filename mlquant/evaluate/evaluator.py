@@ -57,7 +57,7 @@ class Confusion:
 
     classes: tuple[str, ...]
     """The scored classes, for rows and for all columns but the last."""
-    matrix: np.ndarray = attrs.field(eq=False)
+    matrix: np.ndarray = attrs.field(eq=False, repr=False)
     """``(n, n + 1)`` counts; the last column counts predictions outside the scored classes."""
 
 
@@ -69,26 +69,38 @@ class Evaluation:
     """The model's name (its file name without extension, unless given)."""
     size_bytes: int
     """The model file's size."""
-    labels: tuple[str, ...]
+    labels: tuple[str, ...] = attrs.field(repr=False)
     """Every label the model can predict, in score order (as text)."""
     classes: tuple[str, ...]
     """The labels present in the data, which are the classes scored."""
-    files: tuple[str, ...]
+    files: tuple[str, ...] = attrs.field(repr=lambda files: f"<{len(files)} files>")
     """Each evaluated input's path, relative to the data folder."""
-    truth: np.ndarray | None = attrs.field(converter=_optional_indices)
+    truth: np.ndarray | None = attrs.field(converter=_optional_indices, repr=False)
     """Index into ``labels`` of each input's true class; None for unlabelled data."""
-    top5: np.ndarray = attrs.field(converter=_indices)
+    top5: np.ndarray = attrs.field(converter=_indices, repr=False)
     """``(N, 5)`` indices into ``labels``, best first (fewer columns if fewer labels)."""
-    confidence: np.ndarray = attrs.field(converter=_scores)
+    confidence: np.ndarray = attrs.field(converter=_scores, repr=False)
     """The top score of each input."""
-    reference: np.ndarray | None = attrs.field(default=None, converter=_optional_indices)
+    reference: np.ndarray | None = attrs.field(default=None, converter=_optional_indices, repr=False)
     """The reference model's top-1 prediction for each input, when one was given."""
-    skipped: tuple[Skipped, ...] = ()
+    skipped: tuple[Skipped, ...] = attrs.field(default=(), repr=lambda skipped: f"<{len(skipped)} skipped>")
     """Inputs left out, with reasons."""
-    measured: Mapping[str, Any] = attrs.field(factory=dict)
+    measured: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """How the figures were obtained: backend, preprocessing, data folder, mlquant version."""
     complete: bool = True
     """False when evaluation stopped early (see ``Evaluator.evaluate(stop=...)``)."""
+
+    def __str__(self) -> str:
+        """One line: ``kmeans_lut_6: 61.3% mean class accuracy on 700 inputs, 7 classes, 1.33 MB``."""
+        from .. import _text
+
+        seen = f"{len(self.files)} inputs" + ("" if self.complete else " (stopped early)")
+        if self.mean_class_accuracy is None:
+            figure = f"top-1 agreement {self.top1_agreement:.1%}" if self.top1_agreement is not None else "no labels"
+        else:
+            figure = f"{self.mean_class_accuracy:.1%} mean class accuracy"
+        classes = f", {len(self.classes)} classes" if self.classes else ""
+        return f"{self.name}: {figure} on {seen}{classes}, {_text.size(self.size_bytes)}"
 
     @property
     def predictions(self) -> np.ndarray:
@@ -231,7 +243,7 @@ class Evaluator:
         confidence = np.zeros(len(files), dtype=np.float32)
         measured = self._measured(sig.input)
         classes = tuple(labels[i] for i in sorted(set(mapping.values()))) if labels else ()
-        result_name = name or (model.path.stem if model.path else "model")
+        result_name = name or model.name
 
         def result(done: int, complete: bool) -> Evaluation:
             seen = truth[:done] if truth is not None else None

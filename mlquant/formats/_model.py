@@ -138,6 +138,14 @@ class Model(abc.ABC):
         return self._source
 
     @property
+    def name(self) -> str:
+        """A short name for results: the file's name without its extension, ``<source> (derived)``
+        for a model made from a file but not saved, else ``model``."""
+        if self._path is not None:
+            return self._path.stem
+        return f"{self._source.stem} (derived)" if self._source is not None else "model"
+
+    @property
     def type(self) -> str:
         """The model's type, e.g. ``neuralNetworkClassifier``, ``pipeline`` or ``mlProgram``."""
         return str(self._spec.WhichOneof("Type"))

@@ -6,7 +6,7 @@ Each strategy is its own frozen attrs class whose fields are validated when it i
 * :class:`LinearQuantizer`: per-output-channel affine indices, the mapping of coremltools'
   ``linear`` (and, with ``symmetric=True``, ``linear_symmetric``) mode;
 * :class:`LinearLUTQuantizer`: a uniform look-up table over ``[min, max]`` (``linear_lut``);
-* :class:`KMeansLUTQuantizer`: the look-up table of optimal 1-D k-means (``kmeans_lut``);
+* :class:`KMeansLUTQuantizer`: the look-up table of near-optimal 1-D k-means (``kmeans_lut``);
 * :class:`LUTQuantizer`: the base for custom tables; subclass it and override :meth:`~LUTQuantizer.lut`,
   or pass a function, as coremltools' ``custom_lut`` mode takes a ``lut_function``.
 
@@ -224,12 +224,13 @@ class LinearLUTQuantizer(_TableQuantizer):
 
 @attrs.frozen
 class KMeansLUTQuantizer(_TableQuantizer):
-    """The look-up table that minimises the squared error: optimal 1-D k-means.
+    """The look-up table that (nearly) minimises the squared error: 1-D k-means.
 
     Weights are scalars, so the table comes from k-means over the sorted values, solved by
     dynamic programming and polished with Lloyd steps on prefix sums (see
-    ``docs/algorithms.md``). It is deterministic, and at least as accurate as the
-    scikit-learn k-means++ call coremltools' ``kmeans_lut`` mode makes.
+    ``docs/algorithms.md``, which says exactly when the table is the global optimum). It is
+    deterministic; on every tensor of the food model it beat the scikit-learn k-means++ call
+    coremltools' ``kmeans_lut`` mode makes.
     """
 
     method: ClassVar[str] = "kmeans_lut"
@@ -275,7 +276,7 @@ class LUTQuantizer(_TableQuantizer):
         if self.function is not None:
             label = getattr(self.function, "__name__", "custom")
         else:
-            label = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__).lower()
+            label = _snake(type(self).__name__)
         return f"{label}_{self.nbits}"
 
     def lut(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -292,6 +293,11 @@ class LUTQuantizer(_TableQuantizer):
             msg = "LUTQuantizer needs a function=..., or a subclass that overrides lut()"
             raise SettingsError(msg)
         return self.function(self.nbits, values)
+
+
+def _snake(name: str) -> str:
+    """``PowerOfTwoLUT`` -> ``power_of_two_lut``: words split at case changes, acronyms kept whole."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def _channel_rows(values: np.ndarray, axis: int | None) -> np.ndarray:

@@ -23,9 +23,10 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .. import _text
 from ..errors import SettingsError
 from ..evaluate.evaluator import Evaluation
-from . import _stats
+from . import _stats, text
 
 __all__ = ["MAX_CLASS_DROP", "MAX_MEAN_DROP", "Assessment", "Candidate", "Selection", "Selector"]
 
@@ -46,7 +47,7 @@ class Candidate:
     """Its name in tables and file names, e.g. ``kmeans_lut_6``."""
     size_bytes: int
     """Its file size."""
-    evaluation: Evaluation | None
+    evaluation: Evaluation | None = attrs.field(repr=lambda e: "None" if e is None else f"<{e}>")
     """What it predicted; None if it was never evaluated (``--fast`` skips larger models)."""
     method: str = "custom"
     """Its strategy (``linear``, ``linear_lut``, ``kmeans_lut``, ``float16``, ``mixed``...)."""
@@ -54,8 +55,14 @@ class Candidate:
     """Its width, where there is one."""
     path: Path | None = None
     """Where its model file was written."""
-    plan: str | None = None
+    plan: str | None = attrs.field(default=None, repr=lambda plan: "None" if plan is None else f"<{plan.count(':')} entries>")
     """A description of a per-layer plan, for mixed precision."""
+
+    def __str__(self) -> str:
+        """``kmeans_lut_7: 61.0% mean class accuracy on 700 inputs, 7 classes, 1.33 MB``, or that it was not evaluated."""
+        if self.evaluation is None:
+            return f"{self.name}: not evaluated, {_text.size(self.size_bytes)}"
+        return str(attrs.evolve(self.evaluation, name=self.name, size_bytes=self.size_bytes))
 
 
 def _optional_points(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -74,7 +81,7 @@ def _metric(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 class Assessment:
     """One candidate measured against the tolerance: a row of the results table."""
 
-    candidate: Candidate
+    candidate: Candidate = attrs.field(repr=lambda c: repr(c.name))
     """The candidate."""
     value: float | None
     """The metric, mean over classes, in percent."""
@@ -93,6 +100,8 @@ class Assessment:
     status: str
     """``chosen``, ``passes``, ``rejected``, ``stopped early`` (certain to miss this tolerance),
     ``undecided`` (stopped early, and might pass this tolerance) or ``not evaluated``."""
+    fails: tuple[str, ...] = ()
+    """Which limits a rejected candidate breaks: ``collapsed``, ``worst class``, ``mean``."""
 
 
 @attrs.frozen
@@ -103,7 +112,7 @@ class Selection:
     """The Goldilocks model, or None."""
     reason: str | None
     """Why nothing was chosen, when nothing was."""
-    rows: tuple[Assessment, ...]
+    rows: tuple[Assessment, ...] = attrs.field(repr=lambda rows: f"<{len(rows)} rows>")
     """Every candidate, smallest first."""
     frontier: tuple[str, ...]
     """Names of the candidates on the size/accuracy Pareto frontier, smallest first."""
@@ -119,6 +128,11 @@ class Selection:
     """Candidates smaller than the choice (every candidate, when nothing was chosen) that were not
     fully evaluated and are not certain to miss this tolerance: evaluating them could change the
     choice. Non-empty after ``--fast`` when the tolerance is looser than the sweep's."""
+
+    def __str__(self) -> str:
+        """The candidates table, the tolerance and the choice, as the command line prints them."""
+        return "\n".join([text.summary_table(self), "", f"tolerance: {text.tolerance(self.selector)}",
+                          text.chosen_line(self)])
 
     @property
     def provisional(self) -> bool:
@@ -240,7 +254,8 @@ class Selector:
         value = float(np.mean(list(values.values())))
         worst = max(drops, key=lambda c: drops[c])
         mean_drop = float(np.mean(list(drops.values())))
-        reasons = self._reasons(baseline, evaluation, mean_drop, worst, drops[worst])
+        failures = self._failures(baseline, evaluation, mean_drop, worst, drops[worst])
+        reasons = tuple(failures.values())
         if not evaluation.complete:
             why = self.hopeless(baseline, evaluation)
             seen = f"stopped after {len(evaluation.files)} of {len(baseline.files)} inputs"
@@ -254,22 +269,23 @@ class Selector:
             status = "rejected" if reasons else "passes"
         return Assessment(
             candidate, value, self._interval(baseline, evaluation), mean_drop,
-            self._drop_interval(baseline, evaluation), worst, drops[worst], reasons, status,
+            self._drop_interval(baseline, evaluation), worst, drops[worst], reasons, status, tuple(failures),
         )
 
-    def _reasons(
+    def _failures(
         self, baseline: Evaluation, evaluation: Evaluation, mean_drop: float, worst: str, worst_drop: float
-    ) -> tuple[str, ...]:
-        reasons = []
+    ) -> dict[str, str]:
+        """The limits a candidate breaks (``collapsed``, ``worst class``, ``mean``), each with why in words."""
+        failures = {}
         base_shares = baseline.prediction_shares()
         for label, share in sorted(evaluation.prediction_shares().items(), key=lambda kv: -kv[1])[:1]:
             if share >= self.collapse_share and share >= self.collapse_ratio * base_shares.get(label, 0.0):
-                reasons.append(f"collapsed: predicts {label!r} for {share:.0%} of inputs")
+                failures["collapsed"] = f"collapsed: predicts {label!r} for {share:.0%} of inputs"
         if evaluation.complete and self.max_class_drop is not None and worst_drop > self.max_class_drop:
-            reasons.append(f"worst class {worst} drops {worst_drop:.1f} points (limit {self.max_class_drop:g})")
+            failures["worst class"] = f"worst class {worst} drops {worst_drop:.1f} points (limit {self.max_class_drop:g})"
         if evaluation.complete and self.max_mean_drop is not None and mean_drop > self.max_mean_drop:
-            reasons.append(f"mean {self.metric} drops {mean_drop:.1f} points (limit {self.max_mean_drop:g})")
-        return tuple(reasons)
+            failures["mean"] = f"mean {self.metric} drops {mean_drop:.1f} points (limit {self.max_mean_drop:g})"
+        return failures
 
     def _interval(self, baseline: Evaluation, evaluation: Evaluation) -> tuple[float, float]:
         counts = self._class_counts(baseline, evaluation)

@@ -14,14 +14,15 @@ from .._files import atomic_write
 from ..errors import DataError
 from ..evaluate.evaluator import Evaluation
 from ..evaluate.results import SUMMARY_KEYS, CsvRow, write_csv
-from ..select.selector import Assessment, Selection, Selector
+from ..select.selector import Assessment, Selection
+from ..select.text import points, summary_table, tolerance
 from .mixed import MixedPrecisionPlan
 from .saved import write_sweep_json
 
 if TYPE_CHECKING:
     from .sweep import SweepResult
 
-__all__ = ["summary_table", "write_sweep_report"]
+__all__ = ["markdown", "write_sweep_report"]
 
 SIZE_PLOT = "size_vs_accuracy.png"
 HEATMAP = "per_class_heatmap.png"
@@ -37,15 +38,11 @@ def write_sweep_report(result: SweepResult) -> dict[str, Path]:
         "csv": write_csv(_csv_rows(result.baseline, result.selection), out / "results.csv"),
         "json": write_sweep_json(result, out / "results.json"),
     }
-    try:
-        from . import plots
+    from . import plots  # imports matplotlib, which only drawing needs
 
-        written["size_plot"] = plots.size_vs_accuracy(result.selection, out / SIZE_PLOT)
-        written["heatmap"] = plots.per_class_heatmap(result.selection, out / HEATMAP)
-        plotted = True
-    except ImportError:
-        plotted = False
-    text = markdown(result.baseline, result.selection, plotted=plotted, skipped=result.skipped)
+    written["size_plot"] = plots.size_vs_accuracy(result.selection, out / SIZE_PLOT)
+    written["heatmap"] = plots.per_class_heatmap(result.baseline, result.selection, out / HEATMAP)
+    text = markdown(result.baseline, result.selection, skipped=result.skipped)
     if result.mixed is not None:
         text += _mixed_markdown(result.mixed)
     written["report"] = atomic_write(out / "report.md", text)
@@ -63,8 +60,8 @@ def _row(evaluation: Evaluation | None, name: str, selection: Selection, row: As
     figures: dict[str, float | str | None] = {}
     if evaluation is not None:
         figures = {key: getattr(evaluation, key) for key in SUMMARY_KEYS}
-    figures["drop"] = None if row is None or row.drop is None else round(row.drop, 2)
-    figures["worst_class_drop"] = None if row is None or row.worst_drop is None else round(row.worst_drop, 2)
+    figures["mean_drop_points"] = None if row is None or row.drop is None else round(row.drop, 2)
+    figures["worst_class_drop_points"] = None if row is None or row.worst_drop is None else round(row.worst_drop, 2)
     figures["status"] = "float" if row is None else row.status
     figures["reasons"] = None if row is None else "; ".join(row.reasons) or None
     figures["plan"] = None if row is None else row.candidate.plan
@@ -72,45 +69,7 @@ def _row(evaluation: Evaluation | None, name: str, selection: Selection, row: As
     return CsvRow(name, size if size is not None else evaluation.size_bytes, per_class, figures)  # type: ignore[union-attr]
 
 
-def _points(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    value = round(value, 1) + 0.0  # no "-0.0"
-    return f"{value:+.1f}" if signed else f"{value:.1f}"
-
-
-def _plural(value: float, unit: str = "point") -> str:
-    return f"{value:g} {unit}{'' if value == 1 else 's'}"
-
-
-def summary_table(baseline: Evaluation, selection: Selection) -> str:
-    """The candidates as an aligned text table, smallest first."""
-    base_size = baseline.size_bytes
-    rows = []
-    for row in selection.rows:
-        c = row.candidate
-        interval = f"{row.interval[0]:.1f}-{row.interval[1]:.1f}" if row.interval else "-"
-        worst = f"{row.worst_class} {_points(-row.worst_drop, True)}" if row.worst_drop is not None and row.worst_drop > 0 else "-"
-        rows.append((
-            c.name, _text.size(c.size_bytes), f"{c.size_bytes / base_size:.1%}", _points(row.value), interval,
-            _points(-row.drop, True) if row.drop is not None else "-", worst, row.status,
-        ))
-    metric = selection.selector.metric
-    headers = ["model", "size", "of float", metric, "95% CI", "change", "worst class", "status"]
-    return _text.table(headers, rows, right=(1, 2, 3, 5))
-
-
-def _tolerance(selector: Selector) -> str:
-    parts = []
-    if selector.max_mean_drop is not None:
-        parts.append(f"mean drop at most {_plural(selector.max_mean_drop)}")
-    if selector.max_class_drop is not None:
-        parts.append(f"worst class drop at most {_plural(selector.max_class_drop)}")
-    return ", ".join(parts) or "no limit on drops"
-
-
-def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool,
-             skipped: tuple[tuple[str, str], ...] = ()) -> str:
+def markdown(baseline: Evaluation, selection: Selection, *, skipped: tuple[tuple[str, str], ...] = ()) -> str:
     """The human report: the choice and why, the table, the reasons, per-class figures, provenance."""
     lines = ["# mlquant sweep report", ""]
     metric = selection.selector.metric
@@ -121,10 +80,10 @@ def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool,
         lines.append(
             f"**Chosen: {c.name}**, {_text.size(c.size_bytes)} ({c.size_bytes / base_size:.1%} of the float model's "
             f"{_text.size(base_size)}), mean class {metric} {chosen.value:.1f}% "
-            f"({_points(-chosen.drop, True)} points"
-            + (f", 95% CI {_points(-chosen.drop_interval[1], True)} to {_points(-chosen.drop_interval[0], True)}" if chosen.drop_interval else "")
+            f"({points(-chosen.drop, True)} points"
+            + (f", 95% CI {points(-chosen.drop_interval[1], True)} to {points(-chosen.drop_interval[0], True)}" if chosen.drop_interval else "")
             + ")"
-            + (f", worst class {chosen.worst_class} {_points(-chosen.worst_drop, True)} points." if chosen.worst_drop and chosen.worst_drop > 0 else ", no class loses accuracy.")
+            + (f", worst class {chosen.worst_class} {points(-chosen.worst_drop, True)} points." if chosen.worst_drop and chosen.worst_drop > 0 else ", no class loses accuracy.")
         )
         if c.plan:
             lines += ["", f"Per-layer plan: {c.plan}"]
@@ -132,13 +91,13 @@ def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool,
         lines.append(f"**No candidate chosen**: {selection.reason}")
     lines += [
         "",
-        f"Tolerance: {_tolerance(selection.selector)}, metric {metric}. The float model scores {selection.baseline:.1f}% "
+        f"Tolerance: {tolerance(selection.selector)}, metric {metric}. The float model scores {selection.baseline:.1f}% "
         f"mean class {metric} on {len(baseline.files)} inputs in {len(baseline.classes) or 1} classes.",
         "",
         "## Candidates",
         "",
         "```",
-        summary_table(baseline, selection),
+        summary_table(selection),
         "```",
         "",
         f"Frontier (smallest for its {metric}): {', '.join(selection.frontier) or 'none'}.",
@@ -161,11 +120,7 @@ def markdown(baseline: Evaluation, selection: Selection, *, plotted: bool,
         lines += [f"- {a} and {b} (p = {p:.3f})" for a, b, p in selection.indistinguishable]
     lines += ["", "## Per-class " + metric, "", *_per_class_markdown(baseline, selection)]
     lines += ["", "## How this was measured", "", *_provenance(baseline)]
-    lines += ["", "## Plots", ""]
-    if plotted:
-        lines += [f"![size against {metric}]({SIZE_PLOT})", "", f"![per-class {metric}]({HEATMAP})"]
-    else:
-        lines += ["The PNG plots were not drawn: matplotlib is not installed (`pip install 'mlquant[plots]'`)."]
+    lines += ["", "## Plots", "", f"![size against {metric}]({SIZE_PLOT})", "", f"![per-class {metric}]({HEATMAP})"]
     return "\n".join(lines) + "\n"
 
 
@@ -184,8 +139,8 @@ def _mixed_markdown(plan: MixedPrecisionPlan) -> str:
         worst = max(drops, key=lambda c: drops[c]) if drops else "-"
         lines.append(
             f"| {part} | {100 * (base.mean_class_accuracy or 0):.1f} | {100 * (evaluation.mean_class_accuracy or 0):.1f} | "
-            f"{_points(100 * ((evaluation.mean_class_accuracy or 0) - (base.mean_class_accuracy or 0)), True)} | "
-            f"{worst} {_points(-drops.get(worst, 0.0), True)} | {100 * (evaluation.top1_agreement or 0):.1f}% |")
+            f"{points(100 * ((evaluation.mean_class_accuracy or 0) - (base.mean_class_accuracy or 0)), True)} | "
+            f"{worst} {points(-drops.get(worst, 0.0), True)} | {100 * (evaluation.top1_agreement or 0):.1f}% |")
     lines += ["", "| weight | storage | bytes | divergence (KL) |", "|---|---|---:|---:|"]
     for layer in plan.sensitivity:
         name = plan.per_weight.get(layer.weight)

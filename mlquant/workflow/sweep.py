@@ -4,8 +4,9 @@
     >>> result.selection.chosen
 
 The default grid is the one people run by hand with coremltools: linear, linear look-up
-table and k-means look-up table at 16, 8, 7 ... 1 bits (27 candidates). Candidates whose
-dequantized weights are identical (every 16-bit one) are evaluated once. With
+table and k-means look-up table at 8, 7 ... 1 bits, and float16 (which is what coremltools'
+16 bits means for every method): 25 candidates. Candidates whose dequantized weights are
+identical are evaluated once. With
 ``fast=True`` candidates are visited smallest first, each stops as soon as it is
 statistically certain to miss the tolerance, and the search ends at the first candidate that
 meets it, which is always evaluated on every input. Evaluations are cached by content in
@@ -33,7 +34,15 @@ from ..evaluate import (
     Preprocessing,
 )
 from ..formats import Model, load
-from ..quantize import LayerSelector, QuantizationPlan, Quantizer, as_plan, from_name, quantize
+from ..quantize import (
+    Float16Quantizer,
+    LayerSelector,
+    QuantizationPlan,
+    Quantizer,
+    as_plan,
+    from_name,
+    quantize,
+)
 from ..quantize.plan import Notes, quantize_with_notes
 from ..select import SIMPLICITY, Assessment, Candidate, Selection, Selector
 from .mixed import MixedPrecisionPlan, search_mixed_precision
@@ -69,8 +78,18 @@ class GridEntry:
 
 
 def default_grid(methods: Sequence[str] = DEFAULT_METHODS, widths: Sequence[int] = DEFAULT_WIDTHS) -> tuple[GridEntry, ...]:
-    """The grid users run by hand: every method at every width (16 bits is float16 for all)."""
-    return tuple(GridEntry(f"{m}_{n}", from_name(m, n), m, n) for m in methods for n in widths)
+    """The grid users run by hand: every method at every width 1-8, and float16 once.
+
+    16 bits means float16 whatever the method (as in coremltools), so a 16 in ``widths`` (or
+    ``float16`` in ``methods``) adds the one ``float16`` candidate rather than one per method.
+    """
+    entries = []
+    if 16 in widths or "float16" in methods:
+        entries.append(GridEntry.of(Float16Quantizer()))
+    for method in methods:
+        if method != "float16":
+            entries += [GridEntry.of(from_name(method, n)) for n in widths if n != 16]
+    return tuple(entries)
 
 
 @attrs.frozen
@@ -79,7 +98,7 @@ class SweepResult:
 
     baseline: Evaluation
     """The float model's evaluation."""
-    candidates: tuple[Candidate, ...]
+    candidates: tuple[Candidate, ...] = attrs.field(repr=lambda c: f"<{len(c)} candidates>")
     """Every candidate in grid order, with its evaluation (None if ``fast`` skipped it)."""
     selection: Selection
     """The choice, the frontier and every rejection's reason."""
@@ -87,6 +106,8 @@ class SweepResult:
     """Where models and reports were written."""
     inputs_evaluated: int
     """Input-evaluations this run spent (cached results cost none)."""
+    reused: int = 0
+    """Evaluations taken from the cache of an earlier run (a resumed or widened sweep)."""
     mixed: MixedPrecisionPlan | None = None
     """The mixed-precision search's plan and its calibration and validation figures, with ``mixed=True``."""
     skipped: tuple[tuple[str, str], ...] = ()
@@ -95,6 +116,10 @@ class SweepResult:
     """The float model's file, when it came from one."""
     fast: bool = False
     """Whether hopeless candidates were stopped early."""
+
+    def __str__(self) -> str:
+        """The table a person wants: every candidate, the tolerance and the choice."""
+        return str(self.selection)
 
     @property
     def table(self) -> tuple[Assessment, ...]:
@@ -126,7 +151,7 @@ def sweep(
         data: Labelled class folders (or a flat folder, with ``Selector(metric="agreement")``).
         out_dir: Where to write candidate models, ``results.csv``, ``results.json``,
             ``report.md`` and plots; None writes nothing (and caches nothing).
-        grid: Quantizers or plans to try; the 27-candidate default grid if None.
+        grid: Quantizers or plans to try; the 25-candidate default grid if None.
         selector: The tolerance; mean drop 1 point and worst class 5 points by default.
         select: Which weights the grid's quantizers touch (default: all but biases).
         backend: What runs the models; Core ML on macOS, the reference runtime elsewhere.
@@ -181,13 +206,32 @@ def sweep(
             small.save(out / "models" / "mixed.mlmodel")
         evaluation = runner.evaluate(small, "mixed", reference=baseline)
         candidates = (*candidates, _candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
-    result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, plan, skipped,
-                         model.source, fast)
+    result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, runner.reused,
+                         plan, skipped, model.source, fast)
     if out is not None:
         from .report import write_sweep_report
 
+        _remove_stale(out / "models", {c.path for c in candidates if c.path is not None})
         write_sweep_report(result)
     return result
+
+
+def _remove_stale(folder: Path, kept: set[Path]) -> None:
+    """Delete the model files an earlier sweep into ``folder`` left that this one does not list.
+
+    Only ``.mlmodel`` files and ``.mlpackage`` folders are touched: ``models/`` is mlquant's own.
+    """
+    import shutil
+
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry in kept or entry.suffix not in {".mlmodel", ".mlpackage"}:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _quantize_grid(
@@ -227,9 +271,12 @@ def _evaluate_grid(
 ) -> dict[str, Evaluation | None]:
     """Evaluate every candidate; with ``fast``, smallest first, stopping hopeless ones and the search."""
     evaluations: dict[str, Evaluation | None] = {e.name: None for e in entries}
+    report = runner.report
     if not fast:
-        for entry in entries:
+        for i, entry in enumerate(entries):
+            report("candidates", i, len(entries))
             evaluations[entry.name] = runner.evaluate(models[entry.name], entry.name, reference=baseline)
+        report("candidates", len(entries), len(entries))
         return evaluations
 
     def hopeless(partial: Evaluation) -> bool:
@@ -237,7 +284,8 @@ def _evaluate_grid(
 
     order = sorted(entries, key=lambda e: (models[e.name].size_bytes, SIMPLICITY.get(e.method, 9), e.name))
     limit: int | None = None
-    for entry in order:
+    for i, entry in enumerate(order):
+        report("candidates", i, len(order))
         candidate = models[entry.name]
         if limit is not None and candidate.size_bytes > limit:
             break
@@ -246,6 +294,7 @@ def _evaluate_grid(
         single = Candidate(entry.name, candidate.size_bytes, evaluation, entry.method, entry.nbits)
         if limit is None and evaluation.complete and selector.select(baseline, [single]).chosen is not None:
             limit = candidate.size_bytes
+    report("candidates", len(order), len(order))
     return evaluations
 
 
