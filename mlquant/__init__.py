@@ -41,6 +41,7 @@ from .evaluate import (
     default_backend,
 )
 from .formats import LayerSummary, Model, NeuralNetworkModel, WeightInfo, load, problems
+from .formats.convert import convert
 from .quantize import (
     Float16Quantizer,
     KMeansLUTQuantizer,
@@ -113,6 +114,7 @@ __all__ = [
     "UnsupportedLayerError",
     "UnsupportedModelError",
     "WeightInfo",
+    "convert",
     "default_backend",
     "default_grid",
     "dequantize",

@@ -26,6 +26,7 @@ from ..evaluate import (
 )
 from ..evaluate.results import SUMMARY_KEYS, write_csv, write_json
 from ..formats import load
+from ..formats.convert import convert
 from ..quantize import LayerSelector, QuantizationPlan, from_name, quantize
 from ..select import Selection, Selector
 from ..select.text import chosen_line, summary_table, tolerance
@@ -84,6 +85,16 @@ def quantize_command(args: argparse.Namespace) -> int:
     else:
         ratio = small.size_bytes / model.size_bytes
         print(f"wrote {output}: {_text.size(small.size_bytes)} ({ratio:.1%} of {_text.size(model.size_bytes)})")
+    return EXIT_OK
+
+
+def convert_command(args: argparse.Namespace) -> int:
+    """``mlquant convert``: a NeuralNetwork model rewritten as an ML Program."""
+    output = Path(args.output) if args.output else Path(args.model).with_suffix(".mlpackage")
+    model = load(args.model)
+    program = convert(model, output, precision=args.precision, target=args.target, overwrite=args.force)
+    print(f"wrote {output}: an ML Program ({args.precision}, {args.target}) with {len(program.weights)} weights, "
+          f"{_text.size(program.size_bytes)}")
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from .._version import __version__
 from ..errors import InternalError, MlquantError, MlquantWarning
 from ..evaluate import CoreMLBackend
 from ..evaluate.preprocess import CROP_MODES, RESAMPLING
+from ..formats.convert import PRECISIONS, TARGETS
 from ..quantize import BUILT_IN
 from ..select import MAX_CLASS_DROP, MAX_MEAN_DROP
 from ..workflow.sweep import DEFAULT_METHODS, DEFAULT_WIDTHS
@@ -141,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("--json", action="store_true", help="print the result as JSON")
     _selection_options(quant)
     quant.set_defaults(run=_commands.quantize_command)
+
+    conv = commands.add_parser("convert", help="rewrite a NeuralNetwork .mlmodel as an ML Program .mlpackage")
+    conv.add_argument("model", help="a NeuralNetwork .mlmodel file")
+    conv.add_argument("output", nargs="?", help="the .mlpackage to write (default: <model>.mlpackage beside the input)")
+    conv.add_argument("--precision", choices=PRECISIONS, default="float32",
+                      help="compute precision of the program (default: float32, the .mlmodel's own arithmetic)")
+    conv.add_argument("--target", choices=list(TARGETS), default="iOS15",
+                      help="lowest deployment target to declare (default: iOS15; quantizing raises it as needed)")
+    conv.add_argument("--force", action="store_true", help="replace an existing package")
+    conv.set_defaults(run=_commands.convert_command)
 
     evaluate = commands.add_parser("evaluate", help="per-class accuracy of models on a folder of labelled images")
     evaluate.add_argument("models", nargs="+", help=".mlmodel files; the first is the reference for agreement")
