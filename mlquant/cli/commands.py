@@ -73,9 +73,9 @@ def quantize_command(args: argparse.Namespace) -> int:
     nbits = args.nbits if args.nbits is not None else (16 if args.method == "float16" else 8)
     quantizer = from_name(args.method, nbits)
     name = quantizer.name
-    output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}.mlmodel")
-    check_output(output, inputs=[] if args.force else [args.model], what="-o")
     model = load(args.model)
+    output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}{model.suffix}")
+    check_output(output, folder=model.suffix == ".mlpackage", inputs=[] if args.force else [args.model], what="-o")
     plan = QuantizationPlan(default=quantizer, select=selector_of(args), make_non_updatable=args.make_non_updatable)
     small = quantize(model, plan)
     small.save(output, overwrite=args.force)
@@ -257,10 +257,13 @@ def demo(args: argparse.Namespace) -> int:
     bar = ProgressDisplay(enabled=False if args.quiet or args.json else None)
     out = check_output(args.out, folder=True, what="--out")
     files = build_digits_demo(out)
+    model: Path = files.model
+    if args.format == "mlprogram":
+        model = convert(load(files.model), files.model.with_suffix(".mlpackage"), overwrite=True).path or model
     if not args.json:
-        print(f"built {files.model} (held-out accuracy {files.test_accuracy:.1%}) and {files.data}/<digit>/*.png")
+        print(f"built {model} (held-out accuracy {files.test_accuracy:.1%}) and {files.data}/<digit>/*.png")
     with _resumable(out / "sweep", bar, cached=True):
-        result = sweep(files.model, _data(args, files.data), out_dir=out / "sweep", selector=_selector(args),
+        result = sweep(model, _data(args, files.data), out_dir=out / "sweep", selector=_selector(args),
                        fast=args.fast, progress=bar, backend=_backend(args), preprocessing=_preprocessing(args),
                        batch_size=args.batch_size)
     return _finish(result, args.json, out / "sweep")

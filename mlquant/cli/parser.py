@@ -127,17 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     inspect = commands.add_parser("inspect", help="list a model's layers, weights and storage")
-    inspect.add_argument("model", help="a .mlmodel file")
+    inspect.add_argument("model", help="a .mlmodel file or .mlpackage folder")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
     inspect.set_defaults(run=_commands.inspect)
 
     quant = commands.add_parser("quantize", help="quantize a model's weights and save the result")
-    quant.add_argument("model", help="a .mlmodel file")
+    quant.add_argument("model", help="a .mlmodel file or .mlpackage folder")
     quant.add_argument("--method", default="kmeans_lut", choices=[*BUILT_IN, "linear_symmetric"],
                        help="quantization function (default: kmeans_lut)")
     quant.add_argument("--nbits", type=int, default=None,
                        help="bits per weight: 1-8, or 16 for float16 (default: 8, and 16 for --method float16)")
-    quant.add_argument("-o", "--output", help="output file (default: <model>_<method>_<nbits>.mlmodel beside the input)")
+    quant.add_argument("-o", "--output", help="output file (default: <model>_<method>_<nbits>.mlmodel or .mlpackage beside the input)")
     quant.add_argument("--force", action="store_true", help="allow overwriting the input file")
     quant.add_argument("--json", action="store_true", help="print the result as JSON")
     _selection_options(quant)
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.set_defaults(run=_commands.convert_command)
 
     evaluate = commands.add_parser("evaluate", help="per-class accuracy of models on a folder of labelled images")
-    evaluate.add_argument("models", nargs="+", help=".mlmodel files; the first is the reference for agreement")
+    evaluate.add_argument("models", nargs="+", help=".mlmodel files or .mlpackage folders; the first is the reference for agreement")
     evaluate.add_argument("--data", required=True, help="folder of class folders (or of unlabelled images)")
     evaluate.add_argument("--csv", help="write results here (one model per row)")
     evaluate.add_argument("--json-out", help="write full results (every prediction) here")
@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=_commands.evaluate)
 
     sweep = commands.add_parser("sweep", help="quantize a grid, evaluate every candidate, choose the Goldilocks model")
-    sweep.add_argument("model", help="the float .mlmodel file")
+    sweep.add_argument("model", help="the float .mlmodel file or .mlpackage folder")
     sweep.add_argument("--data", required=True, help="folder of class folders of test images")
     sweep.add_argument("--out", help="output folder (default: <model>-sweep in the current folder)")
     sweep.add_argument("--methods", type=methods, default=DEFAULT_METHODS, metavar="LIST",
@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="build a small digits classifier and sweep it (needs no files)")
     demo.add_argument("--out", default="mlquant-demo", help="output folder (default: mlquant-demo)")
     demo.add_argument("--fast", action="store_true", help="stop hopeless candidates early")
+    demo.add_argument("--format", choices=("neuralnetwork", "mlprogram"), default="neuralnetwork",
+                      help="sweep the digits model as a NeuralNetwork .mlmodel or as an ML Program .mlpackage "
+                           "(converted with mlquant convert; default: neuralnetwork)")
     _tolerance_options(demo)
     _evaluation_options(demo)
     demo.set_defaults(run=_commands.demo)

@@ -94,6 +94,8 @@ class Model(abc.ABC):
 
     #: The format's name, e.g. ``neuralnetwork``.
     format: ClassVar[str]
+    #: What a saved model of this format is called: ``.mlmodel`` (a file) or ``.mlpackage`` (a folder).
+    suffix: ClassVar[str]
     #: Layer (or operation) types that can hold weights in this format.
     weight_layer_types: ClassVar[tuple[str, ...]] = ()
     #: The subclasses, one per format, that ``Model(spec)`` chooses among.

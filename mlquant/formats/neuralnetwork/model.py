@@ -36,6 +36,7 @@ class NeuralNetworkModel(Model):
     """
 
     format: ClassVar[str] = "neuralnetwork"
+    suffix: ClassVar[str] = ".mlmodel"
     weight_layer_types: ClassVar[tuple[str, ...]] = layout.QUANTIZABLE_LAYER_TYPES
 
     def __init__(self, spec: Any, *, path: Any = None, source: Any = None) -> None:
