@@ -12,11 +12,13 @@ import numpy as np
 
 from ...errors import InvalidModelError, OutputError, UnsupportedModelError
 from ...weights import QuantizedWeights
+from ...weights.storage import StorageRules
 from .._model import Model, WeightInfo
 from . import program as prog
 from .blob import BlobFile
 from .constexpr import Constants
 from .package import write_package
+from .storage import MLPROGRAM_STORAGE
 from .values import MilType
 
 __all__ = ["MLProgramModel"]
@@ -38,6 +40,7 @@ class MLProgramModel(Model):
     """
 
     format: ClassVar[str] = "mlprogram"
+    storage: ClassVar[StorageRules] = MLPROGRAM_STORAGE
     weight_layer_types: ClassVar[tuple[str, ...]] = tuple(prog.WEIGHT_OPS)
 
     def __init__(self, spec: Any, *, path: Any = None, source: Any = None,
