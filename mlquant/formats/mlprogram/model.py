@@ -50,7 +50,8 @@ class MLProgramModel(Model):
             kind = spec.WhichOneof("Type") if hasattr(spec, "WhichOneof") else type(spec).__name__
             msg = f"MLProgramModel holds ML Programs (got a model of type {kind})"
             raise UnsupportedModelError(msg)
-        self._files = {name: BlobFile(data, name.rsplit("/", 1)[-1]) for name, data in (weights or {}).items()}
+        where = f"{self._path}: " if self._path else ""
+        self._files = {name: BlobFile(data, where + name.replace("@model_path/", "")) for name, data in (weights or {}).items()}
         self._manifest = manifest
         self._function = prog.function_name(spec)
         self._block = prog.main_block(spec, self._function)

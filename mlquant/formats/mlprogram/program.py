@@ -199,8 +199,7 @@ def _kind(op: Any, made: dict[str, tuple[Any, int]]) -> tuple[str, int]:
         if isinstance(inner, str) and inner in made and made[inner][0].type.startswith("constexpr_"):
             return _kind(made[inner][0], made)
         return "sparse", _type_of(inner, made).nbits
-    msg = f"operation '{op_name(op)}' ({op.type}) is a constexpr op mlquant cannot read"
-    raise UnsupportedModelError(msg)
+    return op.type, 0
 
 
 def _type_of(value: Any, made: dict[str, tuple[Any, int]]) -> MilType:
