@@ -140,7 +140,11 @@ class MLProgramModel(Model):
         for op in prog.operations(self._block):
             if op.type == "classify" and "classes" in op.inputs:
                 binding = op.inputs["classes"].arguments[0]
-                values = self._constants.param(binding.value if binding.WhichOneof("binding") == "value" else binding.name)
+                if binding.WhichOneof("binding") == "value" and binding.value.immediateValue.WhichOneof("value") == "list":
+                    items = binding.value.immediateValue.list.values
+                    values = np.concatenate([self._constants.param(v).reshape(-1) for v in items]) if items else np.zeros(0)
+                else:
+                    values = self._constants.param(binding.value if binding.WhichOneof("binding") == "value" else binding.name)
                 flat = values.reshape(-1).tolist()
                 return tuple(str(v) for v in flat) if values.dtype == object else tuple(int(v) for v in flat)
         return None
