@@ -256,6 +256,11 @@ class Model(abc.ABC):
         model._cache = {i: v for i, v in self._cache.items() if i not in new}
         return model
 
+    def details(self) -> dict[str, str]:
+        """Facts about the model that only its format has, for ``mlquant inspect`` (e.g. an ML
+        Program's deployment target and compute precision); empty by default."""
+        return {}
+
     def storage_problem(self, weight: WeightInfo, form: QuantizedWeights) -> str | None:
         """Why ``weight`` cannot be stored as ``form`` in this model, or None if it can.
 

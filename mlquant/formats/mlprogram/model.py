@@ -103,6 +103,11 @@ class MLProgramModel(Model):
                 return "fp16"
         return "fp32"
 
+    def details(self) -> dict[str, str]:
+        """Deployment target (with the function's opset) and compute precision, for ``mlquant inspect``."""
+        return {"deployment target": f"{self.deployment_target} (opset {self.opset})",
+                "compute precision": self.compute_precision}
+
     def const_value(self, op: Any) -> np.ndarray:
         """The value of a constant: a ``const`` or ``constexpr_*`` operation's output.
 
