@@ -5,17 +5,8 @@ NeuralNetwork); quantizers, the evaluator, the selector and the sweep only see :
 """
 
 from ._load import load
-from ._model import LayerSummary, Model, WeightInfo, storage_rules, weight_layer_types
+from ._model import LayerSummary, Model, WeightInfo, weight_layer_types
 from ._validate import problems
 from .neuralnetwork import NeuralNetworkModel
 
-__all__ = [
-    "LayerSummary",
-    "Model",
-    "NeuralNetworkModel",
-    "WeightInfo",
-    "load",
-    "problems",
-    "storage_rules",
-    "weight_layer_types",
-]
+__all__ = ["LayerSummary", "Model", "NeuralNetworkModel", "WeightInfo", "load", "problems", "weight_layer_types"]

@@ -24,7 +24,7 @@ from ..errors import OverwriteError, SettingsError, UnsupportedModelError
 from ..weights import QuantizedWeights
 from ..weights.storage import StorageRules
 
-__all__ = ["LayerSummary", "Model", "WeightInfo", "format_of", "storage_rules", "weight_layer_types"]
+__all__ = ["LayerSummary", "Model", "WeightInfo", "format_of", "weight_layer_types"]
 
 
 @attrs.frozen
@@ -339,7 +339,3 @@ def weight_layer_types() -> tuple[str, ...]:
     """Every layer or operation type that holds weights in some format, sorted."""
     return tuple(sorted({kind for fmt in Model._formats for kind in fmt.weight_layer_types}))
 
-
-def storage_rules() -> tuple[StorageRules, ...]:
-    """Every format's :class:`~mlquant.weights.storage.StorageRules`, in the order the formats registered."""
-    return tuple(fmt.storage for fmt in Model._formats)

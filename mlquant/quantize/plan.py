@@ -36,7 +36,8 @@ import attrs
 import numpy as np
 
 from ..errors import MlquantWarning, SettingsError
-from ..formats import Model, WeightInfo, storage_rules, weight_layer_types
+from ..formats import Model, WeightInfo, weight_layer_types
+from ..formats.storage import STORAGE_RULES
 from ..weights import QuantizedWeights
 from ..weights.storage import describe, spec_version, target_name
 from .quantizers import Quantizer
@@ -386,7 +387,7 @@ def _check_storable(model: Model, form: QuantizedWeights, limit: int | None, whe
         msg = (f"{where}: {rules.explain(form)}, later than the maximum target {target_name(limit or 0)}; "
                f"raise the target to {target_name(target)} or choose another granularity or width")
         raise SettingsError(msg)
-    others = [other.explain(form) for other in storage_rules() if other is not rules and other.minimum_target(form) is not None]
+    others = [other.explain(form) for other in STORAGE_RULES if other is not rules and other.minimum_target(form) is not None]
     instead = f"; {'; '.join(others)}" if others else f"; no Core ML format stores {describe(form)}"
     msg = f"{where}: {rules.explain(form)}{instead}"
     raise SettingsError(msg)

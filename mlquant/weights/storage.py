@@ -194,7 +194,7 @@ class StorageRules:
         if target is not None:
             return f"{self._article()} stores {what} from {target_name(target)}"
         relevant = [a.summary() for a in self.allowances if a.form is type(form)]
-        instead = f"; it stores {'; '.join(relevant)}" if relevant else " and none of its kind"
+        instead = f"; it stores {'; '.join(relevant)}" if relevant else f"; it stores no {type(form).__name__} at all"
         return f"{self._article()} cannot store {what}{instead}"
 
     def _article(self) -> str:
