@@ -343,3 +343,4 @@ def format_of(spec: Any) -> type[Model]:
 def weight_layer_types() -> tuple[str, ...]:
     """Every layer or operation type that holds weights in some format, sorted."""
     return tuple(sorted({kind for fmt in Model._formats for kind in fmt.weight_layer_types}))
+

@@ -16,6 +16,7 @@ Targets are Core ML specification versions; :data:`TARGETS` names them (``iOS18`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, TypeAlias
 
 import attrs
@@ -119,15 +120,23 @@ def describe(form: QuantizedWeights) -> str:
     return f"{form.nbits}-bit {words} {where}"
 
 
+def _widths(values: Iterable[int]) -> frozenset[int]:
+    return frozenset(values)
+
+
+def _layouts(values: Iterable[Layout]) -> frozenset[Layout]:
+    return frozenset(values)
+
+
 @attrs.frozen
 class Allowance:
     """One kind of quantized weights a format stores, and the target from which it can."""
 
     form: type[QuantizedWeights]
     """The form's class."""
-    nbits: frozenset[int] = attrs.field(converter=frozenset)
+    nbits: frozenset[int] = attrs.field(converter=_widths)
     """The widths it stores."""
-    layouts: frozenset[Layout] = attrs.field(converter=frozenset)
+    layouts: frozenset[Layout] = attrs.field(converter=_layouts)
     """The layouts it stores (see :func:`layout_of`)."""
     target: int
     """The lowest specification version that stores it."""
@@ -166,7 +175,7 @@ class StorageRules:
     affine: Literal["bias", "zero_point"] = attrs.field(validator=_affine_flavour)
     """Which affine flavour :class:`~mlquant.LinearQuantizer` produces for this format: ``bias``
     (:class:`~mlquant.LinearWeights`) or ``zero_point`` (:class:`~mlquant.AffineWeights`)."""
-    allowances: tuple[Allowance, ...] = attrs.field(converter=tuple)
+    allowances: tuple[Allowance, ...]
     """Every kind of quantized weights the format stores."""
 
     def minimum_target(self, form: QuantizedWeights) -> int | None:
@@ -185,7 +194,7 @@ class StorageRules:
         if target is not None:
             return f"{self._article()} stores {what} from {target_name(target)}"
         relevant = [a.summary() for a in self.allowances if a.form is type(form)]
-        instead = f"; it stores {'; '.join(relevant)}" if relevant else " and none of its kind"
+        instead = f"; it stores {'; '.join(relevant)}" if relevant else f"; it stores no {type(form).__name__} at all"
         return f"{self._article()} cannot store {what}{instead}"
 
     def _article(self) -> str:
