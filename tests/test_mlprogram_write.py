@@ -177,3 +177,23 @@ class TestQuantizing:
         assert model.class_labels == tuple(labels)
         small = mlquant.load(mlquant.quantize(model, mlquant.LinearLUTQuantizer(4)).save(tmp_path / "q.mlpackage"))
         assert small.class_labels == tuple(labels) and small.spec.description == model.spec.description
+
+
+class TestAgainstCoremltoolsOptimize:
+    @pytest.mark.parametrize(("base", "reference", "quantizer"), [
+        ("fp16_16", "linear_channel_16", mlquant.LinearQuantizer(8)),
+        ("fp32_16", "symmetric_tensor_16", mlquant.LinearQuantizer(8, symmetric=True, granularity=mlquant.PerTensor())),
+        ("fp16_18", "block_int4_18", mlquant.LinearQuantizer(4, symmetric=True, granularity=mlquant.PerBlock(8))),
+        ("fp16_16", "palettize4_16", mlquant.LinearLUTQuantizer(4)),
+    ])
+    def test_same_values_same_ops_same_blob_size(self, mlpackages, tmp_path, base, reference, quantizer) -> None:
+        """Quantizing as coremltools.optimize.coreml did writes the same op types, values and weight.bin size."""
+        small = mlquant.quantize(mlquant.load(mlpackages[base]), quantizer, select=mlquant.LayerSelector(min_count=100))
+        written = _check_against_coremltools(small.save(tmp_path / "q.mlpackage"))
+        theirs = mlquant.load(mlpackages[reference])
+        assert written.spec.specificationVersion == theirs.spec.specificationVersion
+        assert sorted(t for t, _ in _ops(written)) == sorted(t for t, _ in _ops(theirs))
+        assert all(np.array_equal(written.read(w), theirs.read(w)) for w in theirs.weights)
+        sizes = [len(next(iter(m.blob_files.values())).data) for m in (written, theirs)]
+        assert sizes[0] == sizes[1]
+        assert abs(written.size_bytes / theirs.size_bytes - 1) <= 0.01
