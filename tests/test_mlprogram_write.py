@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import mlquant
-from mlquant import AffineWeights, Float16Weights, LUTWeights
+from mlquant import AffineWeights, LUTWeights
 from mlquant.weights import GroupedLUTWeights
 
 from ._mlprograms import coremltools_constants
