@@ -97,6 +97,8 @@ class Model(abc.ABC):
     format: ClassVar[str]
     #: What the format can store, from which target (:mod:`mlquant.weights.storage`); each format sets it.
     storage: ClassVar[StorageRules]
+    #: What a saved model's path ends in: ``.mlmodel`` (a file) or ``.mlpackage`` (a folder).
+    suffix: ClassVar[str] = ".mlmodel"
     #: Layer (or operation) types that can hold weights in this format.
     weight_layer_types: ClassVar[tuple[str, ...]] = ()
     #: The subclasses, one per format, that ``Model(spec)`` chooses among.

@@ -203,7 +203,7 @@ def sweep(
         )
         small = quantize(model, plan)
         if out is not None:
-            small.save(out / "models" / "mixed.mlmodel")
+            small.save(out / "models" / f"mixed{small.suffix}")
         evaluation = runner.evaluate(small, "mixed", reference=baseline)
         candidates = (*candidates, _candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
     result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, runner.reused,
@@ -255,7 +255,7 @@ def _quantize_grid(
             continue
         models[entry.name] = candidate
         if out is not None:
-            candidate.save(out / "models" / f"{entry.name}.mlmodel")
+            candidate.save(out / "models" / f"{entry.name}{candidate.suffix}")
     report("quantizing", len(entries), len(entries))
     Notes(tuple(sorted(kept)), tuple(sorted(requantized))).warn()
     return models, tuple(skipped)
@@ -299,7 +299,7 @@ def _evaluate_grid(
 
 
 def _candidate(entry: GridEntry, model: Model, evaluation: Evaluation | None, out: Path | None) -> Candidate:
-    path = out / "models" / f"{entry.name}.mlmodel" if out is not None else None
+    path = out / "models" / f"{entry.name}{model.suffix}" if out is not None else None
     plan = None
     if isinstance(entry.quantizer, QuantizationPlan):
         plan = entry.quantizer.describe()

@@ -41,6 +41,7 @@ class MLProgramModel(Model):
 
     format: ClassVar[str] = "mlprogram"
     storage: ClassVar[StorageRules] = MLPROGRAM_STORAGE
+    suffix: ClassVar[str] = ".mlpackage"
     weight_layer_types: ClassVar[tuple[str, ...]] = tuple(prog.WEIGHT_OPS)
 
     def __init__(self, spec: Any, *, path: Any = None, source: Any = None,
@@ -193,7 +194,7 @@ class MLProgramModel(Model):
         return MLProgramModel(spec, source=self._source, weights=weights, manifest=self._manifest)
 
     def _write(self, target: Path) -> None:
-        if target.suffix != ".mlpackage":
+        if target.suffix != self.suffix:
             msg = f"cannot write {target}: an ML Program is saved as a folder ending in .mlpackage"
             raise OutputError(msg)
         names = list(self._files)
