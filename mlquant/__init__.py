@@ -40,7 +40,7 @@ from .evaluate import (
     ReferenceBackend,
     default_backend,
 )
-from .formats import LayerSummary, Model, NeuralNetworkModel, WeightInfo, load, problems
+from .formats import LayerSummary, MLProgramModel, Model, NeuralNetworkModel, WeightInfo, load, problems
 from .formats.convert import convert
 from .quantize import (
     Float16Quantizer,
@@ -56,7 +56,9 @@ from .quantize import (
 )
 from .select import Candidate, Selection, Selector
 from .weights import (
+    AffineWeights,
     Float16Weights,
+    GroupedLUTWeights,
     LinearWeights,
     LUTWeights,
     PerBlock,
@@ -68,6 +70,7 @@ from .weights import (
 from .workflow import GridEntry, MixedPrecisionPlan, SweepResult, default_grid, search_mixed_precision, sweep
 
 __all__ = [
+    "AffineWeights",
     "Backend",
     "Candidate",
     "ContractError",
@@ -78,6 +81,7 @@ __all__ = [
     "Float16Quantizer",
     "Float16Weights",
     "GridEntry",
+    "GroupedLUTWeights",
     "ImageFolder",
     "InternalError",
     "InvalidModelError",
@@ -89,6 +93,7 @@ __all__ = [
     "LinearLUTQuantizer",
     "LinearQuantizer",
     "LinearWeights",
+    "MLProgramModel",
     "MixedPrecisionPlan",
     "MlquantError",
     "MlquantWarning",

@@ -44,10 +44,12 @@ def inspect(args: argparse.Namespace) -> int:
     weight_bytes = sum(w.nbytes for w in model.weights)
     if args.json:
         layers = [attrs.asdict(r) for r in rows]
-        print(json.dumps({"model": str(args.model), "type": model.type, "size_bytes": model.size_bytes,
+        details = {key.replace(" ", "_"): value for key, value in model.details().items()}
+        print(json.dumps({"model": str(args.model), "type": model.type, **details, "size_bytes": model.size_bytes,
                           "weight_bytes": weight_bytes, "layers": layers, "problems": model.problems()}, indent=2))
         return EXIT_OK
-    print(f"{args.model}: {model.type}, {_text.size(model.size_bytes)} ({model.size_bytes:,} bytes)")
+    facts = "".join(f", {key} {value}" for key, value in model.details().items())
+    print(f"{args.model}: {model.type}{facts}, {_text.size(model.size_bytes)} ({model.size_bytes:,} bytes)")
     body = [(r.layer, r.layer_type, f"{r.count:,}", r.storage, r.nbits, f"{r.nbytes:,}") for r in rows]
     print(_text.table(["layer", "type", "weights", "storage", "bits", "bytes"], body, right=(2, 4, 5)))
     print(
