@@ -1,0 +1,147 @@
+"""ML Programs for the runtime's tests: built with coremltools' MIL Builder, converted and saved.
+
+:func:`convert` turns a MIL program into a saved ``.mlpackage`` through ``ct.convert`` (the same
+passes a converted PyTorch model goes through) and returns a :class:`MILModel`, the few things
+:class:`mlquant.runtime.MILProgram` needs of a model: ``program`` (the MIL ``Program`` message
+of the saved spec), ``function_name`` and ``const_value(op)``. Constant values come from
+coremltools' own reader of the saved program (its milproto frontend), not from mlquant.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_counter = itertools.count()
+
+
+class MILModel:
+    """A saved ML Program, as the runtime reads it (``program``, ``function_name``, ``const_value``)."""
+
+    def __init__(self, path: Path) -> None:
+        import coremltools as ct
+        from coremltools.converters.mil.frontend.milproto import load as milproto
+
+        mlmodel = ct.models.MLModel(str(path), skip_model_load=True)
+        self.path = path
+        self.spec = mlmodel.get_spec()
+        self.program = self.spec.mlProgram
+        self.function_name = "main"
+        loaded = milproto.load(self.spec, self.spec.specificationVersion, mlmodel.weights_dir)
+        self._values: dict[str, Any] = {}
+        for op in loaded.functions[self.function_name].operations:
+            if op.op_type == "const":
+                self._values[op.outputs[0].name] = op.outputs[0].val
+            elif op.op_type.startswith("constexpr_"):
+                self._values[op.outputs[0].name] = op.materialized_val_inference()
+
+    def const_value(self, op: Any) -> np.ndarray:
+        """The value of a ``const`` or ``constexpr_*`` operation, by its output's name."""
+        value = self._values[op.outputs[0].name]
+        return np.asarray(value[0] if isinstance(value, tuple) else value)
+
+    def op_types(self) -> list[str]:
+        """The operation types of the main function, in order."""
+        function = self.program.functions[self.function_name]
+        return [op.type for op in function.block_specializations[function.opset].operations]
+
+
+def convert(
+    program: Any,
+    folder: Path,
+    *,
+    precision: str = "float32",
+    target: Any = None,
+    **options: Any,
+) -> MILModel:
+    """Convert a MIL program with ``ct.convert`` and save it under ``folder``.
+
+    Args:
+        program: A ``coremltools`` MIL ``Program`` (``@mb.program``).
+        folder: Where to save the ``.mlpackage``.
+        precision: ``"float32"`` or ``"float16"`` compute precision.
+        target: The minimum deployment target (default iOS16).
+        options: More ``ct.convert`` arguments (``inputs``, ``classifier_config``...).
+    """
+    import coremltools as ct
+
+    target = target or ct.target.iOS16
+    compute = ct.precision.FLOAT32 if precision == "float32" else ct.precision.FLOAT16
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlmodel = ct.convert(
+            program,
+            convert_to="mlprogram",
+            compute_precision=compute,
+            minimum_deployment_target=target,
+            **options,
+        )
+    path = folder / f"program{next(_counter)}.mlpackage"
+    mlmodel.save(str(path))
+    return MILModel(path)
+
+
+def one_op(
+    folder: Path,
+    make: Callable[..., Any],
+    inputs: Sequence[np.ndarray],
+    *,
+    precision: str = "float32",
+    target: Any = None,
+) -> MILModel:
+    """A program of one operation: ``make(mb, *input_vars)`` returns its output(s)."""
+    import coremltools as ct
+    from coremltools.converters.mil import Builder as mb
+
+    target = target or ct.target.iOS16
+    specs = [mb.TensorSpec(shape=x.shape, dtype=_mil_dtype(x)) for x in inputs]
+
+    return convert(_program(specs, target, lambda *xs: make(mb, *xs)), folder, precision=precision, target=target)
+
+
+def _program(specs: Sequence[Any], target: Any, body: Callable[..., Any]) -> Any:
+    """``@mb.program`` over ``body``, which takes one variable per input spec (the Builder reads
+    the wrapped function's parameter names, so each arity has its own function)."""
+    from coremltools.converters.mil import Builder as mb
+
+    def one(x0: Any) -> Any:
+        return body(x0)
+
+    def two(x0: Any, x1: Any) -> Any:
+        return body(x0, x1)
+
+    def three(x0: Any, x1: Any, x2: Any) -> Any:
+        return body(x0, x1, x2)
+
+    function = {1: one, 2: two, 3: three}[len(specs)]
+    return mb.program(input_specs=list(specs), opset_version=target)(function)
+
+
+def _mil_dtype(x: np.ndarray) -> Any:
+    from coremltools.converters.mil.mil import types
+
+    if x.dtype == np.int32:
+        return types.int32
+    if x.dtype == np.bool_:
+        return types.bool
+    return types.fp32
+
+
+def run(model: MILModel, inputs: Sequence[np.ndarray], precision: str = "float32") -> list[np.ndarray]:
+    """Run a converted program once in the reference runtime, feeds in input order, outputs in output order.
+
+    Inputs with a leading 1 go in as they are (that 1 is the batch); otherwise each is fed as a
+    batch of one item and the outputs lose that batch axis again.
+    """
+    from mlquant.runtime import MILProgram
+
+    program = MILProgram(model, precision=precision)  # type: ignore[arg-type]
+    leading_one = all(x.ndim and x.shape[0] == 1 for x in inputs)
+    feeds = {n: x if leading_one else x[np.newaxis] for n, x in zip(program.input_names, inputs, strict=True)}
+    outputs = program.run(feeds)
+    return [outputs[n] if leading_one else outputs[n][0] for n in program.output_names]
