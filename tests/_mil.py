@@ -91,17 +91,17 @@ def one_op(
     make: Callable[..., Any],
     inputs: Sequence[np.ndarray],
     *,
-    precision: str = "float32",
     target: Any = None,
 ) -> MILModel:
-    """A program of one operation: ``make(mb, *input_vars)`` returns its output(s)."""
+    """A float32 program of one operation, saved without graph passes (so the op stays as built):
+    ``make(mb, *input_vars)`` returns its output(s)."""
     import coremltools as ct
     from coremltools.converters.mil import Builder as mb
 
     target = target or ct.target.iOS16
     specs = [mb.TensorSpec(shape=x.shape, dtype=_mil_dtype(x)) for x in inputs]
-
-    return convert(_program(specs, target, lambda *xs: make(mb, *xs)), folder, precision=precision, target=target)
+    program = _program(specs, target, lambda *xs: make(mb, *xs))
+    return convert(program, folder, target=target, pass_pipeline=ct.PassPipeline.EMPTY)
 
 
 def _program(specs: Sequence[Any], target: Any, body: Callable[..., Any]) -> Any:
