@@ -55,7 +55,9 @@ from .quantize import (
 )
 from .select import Candidate, Selection, Selector
 from .weights import (
+    AffineWeights,
     Float16Weights,
+    GroupedLUTWeights,
     LinearWeights,
     LUTWeights,
     PerBlock,
@@ -67,6 +69,7 @@ from .weights import (
 from .workflow import GridEntry, MixedPrecisionPlan, SweepResult, default_grid, search_mixed_precision, sweep
 
 __all__ = [
+    "AffineWeights",
     "Backend",
     "Candidate",
     "ContractError",
@@ -77,6 +80,7 @@ __all__ = [
     "Float16Quantizer",
     "Float16Weights",
     "GridEntry",
+    "GroupedLUTWeights",
     "ImageFolder",
     "InternalError",
     "InvalidModelError",

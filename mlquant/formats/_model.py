@@ -22,6 +22,7 @@ from .. import _coreml
 from .._files import same_file
 from ..errors import OverwriteError, SettingsError, UnsupportedModelError
 from ..weights import QuantizedWeights
+from ..weights.storage import StorageRules
 
 __all__ = ["LayerSummary", "Model", "WeightInfo", "format_of", "weight_layer_types"]
 
@@ -94,6 +95,8 @@ class Model(abc.ABC):
 
     #: The format's name, e.g. ``neuralnetwork``.
     format: ClassVar[str]
+    #: What the format can store, from which target (:mod:`mlquant.weights.storage`); each format sets it.
+    storage: ClassVar[StorageRules]
     #: Layer (or operation) types that can hold weights in this format.
     weight_layer_types: ClassVar[tuple[str, ...]] = ()
     #: The subclasses, one per format, that ``Model(spec)`` chooses among.
