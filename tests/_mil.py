@@ -1,10 +1,9 @@
 """ML Programs for the runtime's tests: built with coremltools' MIL Builder, converted and saved.
 
 :func:`convert` turns a MIL program into a saved ``.mlpackage`` through ``ct.convert`` (the same
-passes a converted PyTorch model goes through) and returns a :class:`MILModel`, the few things
-:class:`mlquant.runtime.MILProgram` needs of a model: ``program`` (the MIL ``Program`` message
-of the saved spec), ``function_name`` and ``const_value(op)``. Constant values come from
-coremltools' own reader of the saved program (its milproto frontend), not from mlquant.
+passes a converted PyTorch model goes through) and loads it back with :func:`mlquant.load`, whose
+``MLProgramModel`` gives :class:`mlquant.runtime.MILProgram` what it needs: ``program``,
+``function_name`` and ``const_value(op)``.
 """
 
 from __future__ import annotations
@@ -20,35 +19,10 @@ import numpy as np
 _counter = itertools.count()
 
 
-class MILModel:
-    """A saved ML Program, as the runtime reads it (``program``, ``function_name``, ``const_value``)."""
-
-    def __init__(self, path: Path) -> None:
-        import coremltools as ct
-        from coremltools.converters.mil.frontend.milproto import load as milproto
-
-        mlmodel = ct.models.MLModel(str(path), skip_model_load=True)
-        self.path = path
-        self.spec = mlmodel.get_spec()
-        self.program = self.spec.mlProgram
-        self.function_name = "main"
-        loaded = milproto.load(self.spec, self.spec.specificationVersion, mlmodel.weights_dir)
-        self._values: dict[str, Any] = {}
-        for op in loaded.functions[self.function_name].operations:
-            if op.op_type == "const":
-                self._values[op.outputs[0].name] = op.outputs[0].val
-            elif op.op_type.startswith("constexpr_"):
-                self._values[op.outputs[0].name] = op.materialized_val_inference()
-
-    def const_value(self, op: Any) -> np.ndarray:
-        """The value of a ``const`` or ``constexpr_*`` operation, by its output's name."""
-        value = self._values[op.outputs[0].name]
-        return np.asarray(value[0] if isinstance(value, tuple) else value)
-
-    def op_types(self) -> list[str]:
-        """The operation types of the main function, in order."""
-        function = self.program.functions[self.function_name]
-        return [op.type for op in function.block_specializations[function.opset].operations]
+def op_types(model: Any) -> list[str]:
+    """The operation types of a model's main function, in order."""
+    function = model.program.functions[model.function_name]
+    return [op.type for op in function.block_specializations[function.opset].operations]
 
 
 def convert(
@@ -58,7 +32,7 @@ def convert(
     precision: str = "float32",
     target: Any = None,
     **options: Any,
-) -> MILModel:
+) -> Any:
     """Convert a MIL program with ``ct.convert`` and save it under ``folder``.
 
     Args:
@@ -83,7 +57,9 @@ def convert(
         )
     path = folder / f"program{next(_counter)}.mlpackage"
     mlmodel.save(str(path))
-    return MILModel(path)
+    import mlquant
+
+    return mlquant.load(path)
 
 
 def one_op(
@@ -92,7 +68,7 @@ def one_op(
     inputs: Sequence[np.ndarray],
     *,
     target: Any = None,
-) -> MILModel:
+) -> Any:
     """A float32 program of one operation, saved without graph passes (so the op stays as built):
     ``make(mb, *input_vars)`` returns its output(s)."""
     import coremltools as ct
@@ -132,7 +108,7 @@ def _mil_dtype(x: np.ndarray) -> Any:
     return types.fp32
 
 
-def run(model: MILModel, inputs: Sequence[np.ndarray], precision: str = "float32") -> list[np.ndarray]:
+def run(model: Any, inputs: Sequence[np.ndarray], precision: str = "float32") -> list[np.ndarray]:
     """Run a converted program once in the reference runtime, feeds in input order, outputs in output order.
 
     Inputs with a leading 1 go in as they are (that 1 is the batch); otherwise each is fed as a

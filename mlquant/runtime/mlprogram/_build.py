@@ -21,9 +21,9 @@ from ...errors import (
     UnsupportedLayerError,
     UnsupportedModelError,
 )
+from ...formats.mlprogram.values import dtype_of, tensor_value
 from ._batch import batch_safe
 from ._context import Kernel, OpContext, Output
-from ._values import declared_shape, dtype_of, immediate, tensor_type
 from .registry import KERNELS, is_constant_op
 
 #: One argument: a variable's name, or a constant array.
@@ -64,6 +64,23 @@ class Built:
     """Why the program cannot take a batch along axis 0 in one pass (None: it can)."""
 
 
+def declared_shape(value_type: Any) -> _Shape:
+    """A tensor type's shape, None for a dimension of unknown size; None for a non-tensor type."""
+    if value_type.WhichOneof("type") != "tensorType":
+        return None
+    return tuple(
+        int(d.constant.size) if d.WhichOneof("dimension") == "constant" else None
+        for d in value_type.tensorType.dimensions
+    )
+
+
+def tensor_dtype(value_type: Any) -> np.dtype | None:
+    """A tensor type's element dtype (None for lists, dictionaries and other non-tensor types)."""
+    if value_type.WhichOneof("type") != "tensorType":
+        return None
+    return dtype_of(value_type.tensorType.dataType)
+
+
 def compute_dtype(dtype: np.dtype | None) -> np.dtype | None:
     """The dtype the executor keeps a tensor of declared ``dtype`` in: float32 for every float."""
     if dtype is None or dtype.kind != "f":
@@ -73,7 +90,7 @@ def compute_dtype(dtype: np.dtype | None) -> np.dtype | None:
 
 def caster(dtype: np.dtype | None, round_fp16: bool) -> Callable[[Any], Any]:
     """A function bringing a kernel's result to the executor's form of a declared ``dtype``."""
-    if dtype is None or dtype.kind in "US":
+    if dtype is None or dtype.kind in "USO":
         return lambda value: value
     if dtype == np.float16 and round_fp16:
         return lambda value: np.asarray(value, dtype=np.float32).astype(np.float16).astype(np.float32)
@@ -81,13 +98,8 @@ def caster(dtype: np.dtype | None, round_fp16: bool) -> Callable[[Any], Any]:
     return lambda value: np.asarray(value).astype(target, copy=False)
 
 
-def _outputs(op: Any, where: str) -> tuple[Output, ...]:
-    built = []
-    for out in op.outputs:
-        tensor = tensor_type(out.type)
-        dtype = dtype_of(tensor.dataType, where) if tensor is not None else None
-        built.append(Output(out.name, dtype, declared_shape(out.type)))
-    return tuple(built)
+def _outputs(op: Any) -> tuple[Output, ...]:
+    return tuple(Output(out.name, tensor_dtype(out.type), declared_shape(out.type)) for out in op.outputs)
 
 
 def _unsupported(name: str, op_type: str) -> UnsupportedLayerError:
@@ -123,7 +135,7 @@ def build(
         if op.type not in KERNELS or len(op.blocks):
             raise _unsupported(name, op.type)
         params, consts, variables = _bindings(op, constants, shapes, where)
-        outputs = _outputs(op, where)
+        outputs = _outputs(op)
         input_shapes = {p: shapes.get(b[0]) for p, b in variables.items() if b[0] is not None}
         ctx = OpContext(name, op.type, consts, variables, outputs, input_shapes, False, op)
         if not variables and op.type != "classify":
@@ -166,7 +178,7 @@ def _bindings(
                     raise InvalidModelError(msg)
             else:
                 try:
-                    value = immediate(binding.value, where)
+                    value = tensor_value(binding.value, None)
                 except UnsupportedModelError:
                     continue  # a list immediate (classify's classes): its builder reads the message
                 bound.append(value.astype(compute_dtype(value.dtype), copy=False))

@@ -93,7 +93,8 @@ class OpContext:
         value = self.const(param, default)
         if value is default and default is not _REQUIRED:
             return default
-        return np.asarray(value).reshape(-1)[0].item()
+        first = np.asarray(value).reshape(-1)[0]
+        return first.item() if isinstance(first, np.generic) else first
 
     def rank(self, param: str = "x") -> int | None:
         """The declared rank of a parameter, when known."""

@@ -9,8 +9,7 @@ import numpy as np
 
 from ...errors import DataError, InternalError, InvalidModelError, MlquantError, SettingsError
 from .._kernels.parallel import map_chunks
-from ._build import Built, Step, build, caster, compute_dtype, releases
-from ._values import declared_shape, dtype_of, tensor_type
+from ._build import Built, Step, build, caster, compute_dtype, declared_shape, releases, tensor_dtype
 
 __all__ = ["MILProgram"]
 
@@ -56,12 +55,11 @@ class MILProgram:
         block = _block(function)
         self._inputs: dict[str, tuple[np.dtype, tuple[int | None, ...]]] = {}
         for named in function.inputs:
-            where = f"input '{named.name}'"
-            tensor = tensor_type(named.type)
-            if tensor is None:
-                msg = f"{where}: the runtime takes tensor inputs only"
+            dtype = tensor_dtype(named.type)
+            if dtype is None:
+                msg = f"input '{named.name}': the runtime takes tensor inputs only"
                 raise InvalidModelError(msg)
-            self._inputs[named.name] = (dtype_of(tensor.dataType, where), declared_shape(named.type) or ())
+            self._inputs[named.name] = (dtype, declared_shape(named.type) or ())
         leading = {shape[0] if shape else -1 for _, shape in self._inputs.values()}
         #: "native": a flexible leading axis; "one": a declared leading 1; "stack": neither.
         self._layout = "native" if leading == {None} else "one" if leading == {1} else "stack"
