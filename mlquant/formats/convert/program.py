@@ -121,6 +121,7 @@ def convert(
             minimum_deployment_target=getattr(ct.target, target),
             compute_precision=ct.precision.FLOAT16 if precision == "float16" else ct.precision.FLOAT32,
             skip_model_load=True,
+            pass_pipeline=_pipeline(ct),
             **options,
         )
     _copy_description(spec, mlmodel)
@@ -135,6 +136,28 @@ def convert(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return load(target_path)
+
+
+#: coremltools passes that would change the arithmetic or merge weights (folding a batchnorm
+#: into the convolution before it, deduplicating equal constants...): the program keeps one
+#: operation per layer and one constant per weight, so it computes what the .mlmodel computes,
+#: to the bit in float32, and a weight has the same name and values in both formats.
+_REWRITING_PASSES = tuple(
+    f"common::{name}"
+    for name in (
+        "const_deduplication", "divide_to_multiply", "fuse_matmul_weight_bias", "fuse_linear_bias",
+        "fuse_gelu_tanh_approximation", "fuse_gelu_exact", "fuse_leaky_relu", "merge_consecutive_paddings",
+        "fuse_pad_conv", "fuse_dilated_conv", "fuse_conv_scale", "fuse_conv_bias", "fuse_onehot_matmul_to_gather",
+        "fuse_layernorm_or_instancenorm", "fuse_elementwise_to_batchnorm", "fuse_reduce_mean",
+        "fuse_conv_batchnorm", "concat_to_pixel_shuffle", "fuse_prelu", "prelu_to_lrelu",
+    )
+)
+
+
+def _pipeline(ct: Any) -> Any:
+    pipeline = ct.PassPipeline.DEFAULT
+    pipeline.remove_passes([name for name in _REWRITING_PASSES if name in pipeline.passes])
+    return pipeline
 
 
 def _keep_output_names(package: Path, spec: Any) -> None:
