@@ -44,7 +44,7 @@ def tensors(scale: float) -> list[tuple[str, np.ndarray, int]]:
     rng = np.random.default_rng(0)
     chosen = []
     for shape in SHAPES:
-        first = max(16, int(round(shape[0] * scale / 16)) * 16) if scale < 1 else shape[0]
+        first = max(16, round(shape[0] * scale / 16) * 16) if scale < 1 else shape[0]
         sized = (first, *shape[1:])
         values = (rng.standard_t(4, size=sized) * np.sqrt(2.0 / np.prod(sized[1:]))).astype(np.float32)
         chosen.append((f"random {sized}", values, 0))
