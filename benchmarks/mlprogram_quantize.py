@@ -4,7 +4,8 @@ For every width (1, 2, 3, 4, 6, 8 bits) and granularity (one table per tensor, o
 of 16 output channels), quantizes the same tensors with mlquant's ``KMeansLUTQuantizer`` (for
 an ML Program: ``storage=MLPROGRAM_STORAGE``) and with the function
 ``coremltools.optimize.coreml.palettize_weights`` calls for every weight in ``kmeans`` mode
-(``palettize_weights.grouped_channelwise_compress``, one worker, its default), in float32 and
+(``palettize_weights.grouped_channelwise_compress``, one worker, its default; scikit-learn's
+OpenMP threads limited to ``--threads``, 1 by default, as mlquant uses one), in float32 and
 in float16 (ML Programs store float16 weights; coremltools hands them to k-means as float16).
 
 The tensors: about 25 MB of random convolution-shaped float32 weights (heavy-tailed, like
@@ -73,6 +74,9 @@ def run_coremltools(values: np.ndarray, axis: int, nbits: int, group: int) -> np
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the random tensors' first axis (quick runs)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="OpenMP/BLAS threads for scikit-learn's KMeans (default 1: one worker each, "
+                             "steady on a shared machine)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -84,8 +88,9 @@ def main() -> None:
         kmeans1d_note = "installed: coremltools clusters float16 tensors of >= 10,000 values with kmeans1d"
     except ImportError:
         kmeans1d_note = "not installed: coremltools clusters every tensor with scikit-learn KMeans"
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
+    threadpool_limits(args.threads)
     threads = max((pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"), default=1)
     chosen = tensors(args.scale)
     megabytes = sum(v.nbytes for _, v, _ in chosen) / 1e6
