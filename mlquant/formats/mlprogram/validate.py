@@ -149,9 +149,9 @@ def _blob_problems(model: MLProgramModel) -> list[str]:
         try:
             stored = set(blob.offsets())
         except MlquantError as error:
-            found.append(f"{name}: {error}")
+            found.append(str(error))
             continue
         orphans = stored - referenced.get(name, set())
         if orphans:
-            found.append(f"{name} holds {len(orphans)} blob(s) no value refers to (at {sorted(orphans)[:4]})")
+            found.append(f"{blob.name} holds {len(orphans)} blob(s) no value refers to (at {sorted(orphans)[:4]})")
     return found
