@@ -382,3 +382,30 @@ class TestStorageRules:
         model = mlquant.Model(_models.every_weight_layer())
         with pytest.raises(SettingsError, match="unknown deployment target 'iOS99'; known targets: iOS11"):
             mlquant.quantize(model, mlquant.KMeansLUTQuantizer(4), max_target="iOS99")
+
+
+class TestNeuralNetworkModels:
+    def test_per_tensor_linear_round_trips(self) -> None:
+        """LinearQuantizer(PerTensor()) writes one scale and bias per weight, read back as quantized."""
+        from . import _models
+
+        model = mlquant.Model(_models.every_weight_layer())
+        small = mlquant.quantize(model, mlquant.LinearQuantizer(8, granularity=mlquant.PerTensor()))
+        for before, after in zip(model.weights, small.weights):
+            if before.is_bias:
+                continue
+            expected = mlquant.LinearQuantizer(8, granularity=mlquant.PerTensor()).quantize(model.read(before))
+            assert isinstance(expected, LinearWeights) and len(expected.scale) == 1
+            np.testing.assert_array_equal(small.read(after), expected.dequantize())
+
+    def test_replace_refuses_what_the_format_cannot_store(self) -> None:
+        """Writing grouped tables into a NeuralNetwork model is a QuantizationError naming the layer."""
+        from . import _models
+
+        model = mlquant.Model(_models.every_weight_layer())
+        weight = next(w for w in model.weights if w.channel_axis is not None and w.shape[w.channel_axis] > 1)
+        form = mlquant.KMeansLUTQuantizer(1, mlquant.PerGroupedChannel(1)).quantize(
+            model.read(weight), channel_axis=weight.channel_axis
+        )
+        with pytest.raises(QuantizationError, match=f"{weight.layer}.*NeuralNetwork format cannot store"):
+            model.replace({weight.index: form})

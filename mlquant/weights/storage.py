@@ -113,8 +113,9 @@ def describe(form: QuantizedWeights) -> str:
         if layout is None:
             where += f" (which does not divide the {form.shape[form.axis]} channels)"
     elif isinstance(form, AffineWeights) and layout == "block":
-        runs = [f"{size} along axis {axis}" for axis, size in enumerate(form.block_shape) if size > 1]
-        where = "per block of " + " and ".join(runs)
+        split = [axis for axis, size in enumerate(form.block_shape) if size > 1 and form.scale.shape[axis] > 1]
+        runs = [f"{form.block_shape[axis]} values along axis {axis}" for axis in split]
+        where = "per block of " + (" and ".join(runs) or "one value")
     else:
         where = _LAYOUT_WORDS.get(layout or "", "with an uneven layout")
     return f"{form.nbits}-bit {words} {where}"

@@ -237,7 +237,8 @@ def _remove_stale(folder: Path, kept: set[Path]) -> None:
 def _quantize_grid(
     model: Model, entries: Sequence[GridEntry], select: LayerSelector | None, out: Path | None, report: Progress
 ) -> tuple[dict[str, Model], tuple[tuple[str, str], ...]]:
-    """Every candidate smaller than ``model``, saved under ``out/models``; and the others, with why.
+    """Every candidate smaller than ``model``, saved under ``out/models``; and the others, with why
+    (not smaller, or a form the model's format cannot store).
 
     The notes of every candidate are gathered into one warning of each kind.
     """
@@ -245,9 +246,15 @@ def _quantize_grid(
     skipped: list[tuple[str, str]] = []
     kept: set[str] = set()
     requantized: set[str] = set()
+    if entries:
+        as_plan(entries[0].quantizer, select).check(model)  # the selection's errors are every entry's
     for i, entry in enumerate(entries):
         report("quantizing", i, len(entries))
-        candidate, notes = quantize_with_notes(model, as_plan(entry.quantizer, select))
+        try:
+            candidate, notes = quantize_with_notes(model, as_plan(entry.quantizer, select))
+        except SettingsError as error:  # a form this model's format cannot store (2-bit linear in an ML Program)
+            skipped.append((entry.name, str(error)))
+            continue
         kept.update(notes.kept)
         requantized.update(notes.requantized)
         if notes.size_ratio >= 1:
