@@ -88,6 +88,14 @@ class TestQuantizing:
         assert all(w.storage == "lut" and w.nbits == 3 for w in written.weights if not w.is_bias)
         assert all(np.array_equal(written.read(w), small.read(w)) for w in written.weights)
 
+    @pytest.mark.parametrize("quantizer", [mlquant.Float16Quantizer(), mlquant.LinearLUTQuantizer(4)])
+    def test_an_ios15_program_is_raised_to_ios16_for_constexpr_ops(self, mlpackages, tmp_path, quantizer) -> None:
+        """Constexpr ops need iOS16: an iOS15 program (CoreML5) becomes iOS16 (CoreML6) when it gets one."""
+        model = mlquant.load(mlpackages["fp32_15"])
+        assert (model.deployment_target, model.opset) == ("iOS15", "CoreML5")
+        written = _check_against_coremltools(mlquant.quantize(model, quantizer).save(tmp_path / "q.mlpackage"))
+        assert (written.deployment_target, written.opset, written.spec.specificationVersion) == ("iOS16", "CoreML6", 7)
+
     def test_float16_in_a_float32_program_is_cast(self, mlpackages, tmp_path) -> None:
         """float16 weights in a float32 program are a constexpr_cast to fp32, values exactly the halves."""
         model = mlquant.load(mlpackages["fp32_16"])
