@@ -188,11 +188,16 @@ def replace(model: MLProgramModel, new: Mapping[int, QuantizedWeights | np.ndarr
     block = prog.main_block(spec, model.function_name)
     made = prog.producers(block)
     dropped: set[str] = set()
+    positions = {out.name: i for i, op in enumerate(block.operations) for out in op.outputs}
     for index, form in new.items():
         slot = slots[index]
         old, _ = made[slot.producer]
         dropped |= _feeders(old, made)
-        _put(block, slot.producer, _new_op(writer, slot, op_name(old), form, version))
+        op = _new_op(writer, slot, op_name(old), form, version)
+        if slot.producer in positions:
+            block.operations[positions[slot.producer]].CopyFrom(op)
+        else:
+            _put(block, slot.producer, op)
     _drop_unused(block, dropped)
     if version > current:
         _raise_version(spec, version)
