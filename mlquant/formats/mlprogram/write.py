@@ -252,7 +252,7 @@ def _drop_unused(block: Any, candidates: set[str]) -> None:
         used = {b.name for op in prog.operations(block) for a in op.inputs.values() for b in a.arguments if b.name}
         used |= set(block.outputs)
         gone = [i for i, op in enumerate(block.operations)
-                if op.outputs and all(o.name in candidates and o.name not in used for o in op.outputs)]
+                if any(o.name in candidates for o in op.outputs) and not any(o.name in used for o in op.outputs)]
         if not gone:
             return
         for index in reversed(gone):
