@@ -184,7 +184,7 @@ def replace(model: MLProgramModel, new: Mapping[int, QuantizedWeights | np.ndarr
     pending: list[tuple[np.ndarray, MilType]] = []
     writer = _Writer(pending, inputs_style=version >= IOS18)
     if version >= IOS18 > current:
-        to_ios18_forms(spec, model._read_blob if model.blob_files else None, writer.op)
+        to_ios18_forms(spec, model.read_blob if model.blob_files else None, writer.op)
     block = prog.main_block(spec, model.function_name)
     made = prog.producers(block)
     dropped: set[str] = set()
