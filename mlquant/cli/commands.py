@@ -55,7 +55,8 @@ def inspect(args: argparse.Namespace) -> int:
     print(
         f"\n{len(model.weights)} weight tensors, {sum(w.count for w in model.weights):,} values, "
         f"{weight_bytes:,} bytes; {model.size_bytes - weight_bytes:,} bytes of the file are not weights"
-        " (mean image, labels, layer parameters)"
+        + (" (the program, small constants, blob headers, manifest)" if model.suffix == ".mlpackage"
+           else " (mean image, labels, layer parameters)")
     )
     found = model.problems()
     if found:
@@ -75,9 +76,12 @@ def quantize_command(args: argparse.Namespace) -> int:
     nbits = args.nbits if args.nbits is not None else (16 if args.method == "float16" else 8)
     quantizer = from_name(args.method, nbits)
     name = quantizer.name
+    if args.output:
+        check_output(args.output, folder=Path(args.output).suffix == ".mlpackage",
+                     inputs=[] if args.force else [args.model], what="-o")
     model = load(args.model)
     output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}{model.suffix}")
-    check_output(output, folder=model.suffix == ".mlpackage", inputs=[] if args.force else [args.model], what="-o")
+    check_output(output, folder=output.suffix == ".mlpackage", inputs=[] if args.force else [args.model], what="-o")
     plan = QuantizationPlan(default=quantizer, select=selector_of(args), make_non_updatable=args.make_non_updatable)
     small = quantize(model, plan)
     small.save(output, overwrite=args.force)

@@ -29,14 +29,14 @@ import numpy as np
 from ..._coreml import new_spec
 from ...errors import QuantizationError, UnsupportedModelError
 from ...weights import AffineWeights, Float16Weights, GroupedLUTWeights, LUTWeights, QuantizedWeights
-from ...weights.packing import unpack_indices
 from ...weights.storage import layout_of
 from . import program as prog
 from .blob import BlobWriter
-from .constexpr import Constants, op_name, params
+from .constexpr import op_name, params
 from .package import WEIGHT_FILE
 from .storage import MLPROGRAM_STORAGE
-from .values import UINT_OF_BITS, MilType, by_name, immediate_value, mil_type, shape_of, tensor_type
+from .upgrade import to_ios18_forms
+from .values import UINT_OF_BITS, MilType, by_name, immediate_value, tensor_type
 
 if TYPE_CHECKING:
     from .model import MLProgramModel
@@ -145,17 +145,21 @@ def _new_op(w: _Writer, slot: prog.Slot, name: str, form: QuantizedWeights | np.
             "indices": (form.indices, UINT_OF_BITS[form.nbits]), "lut": (tables.reshape(lut_shape), out)})
     if isinstance(form, AffineWeights):
         data_kind = by_name(("int" if form.signed else "uint") + str(form.nbits))
-        zero = np.rint(form.offset)
+        zero = form.offset
+        # Whole zero points are stored as integers of the data's type (as coremltools does), others as floats.
+        whole = bool(np.array_equal(zero, np.rint(zero)))
         if version < IOS18 and layout_of(form) in ("tensor", "channel"):
             spread = [i for i, n in enumerate(form.scale.shape) if n > 1]
             axis = spread[0] if spread else 0
             scale, zero = (form.scale.reshape(-1), zero.reshape(-1)) if spread else (form.scale.reshape(()), zero.reshape(()))
+            zero_kind = data_kind if whole else by_name("fp32")
             return w.op("constexpr_affine_dequantize", name, slot.producer, out, shape, {
-                "quantized_data": (form.data, data_kind), "zero_point": (zero.astype(data_kind.dtype), data_kind),
+                "quantized_data": (form.data, data_kind), "zero_point": (zero.astype(zero_kind.dtype), zero_kind),
                 "scale": (scale, out), "axis": (np.array(axis, np.int32), i32)})
         parameters = {"data": (form.data, data_kind), "scale": (form.scale, out)}
         if np.any(zero):
-            parameters["offset"] = (zero.astype(data_kind.dtype), data_kind)
+            offset_kind = data_kind if whole else out
+            parameters["offset"] = (zero.astype(offset_kind.dtype), offset_kind)
         return w.op("constexpr_blockwise_shift_scale", name, slot.producer, out, shape, parameters)
     msg = f"an ML Program cannot store {type(form).__name__}"
     raise QuantizationError(msg)
@@ -180,15 +184,20 @@ def replace(model: MLProgramModel, new: Mapping[int, QuantizedWeights | np.ndarr
     pending: list[tuple[np.ndarray, MilType]] = []
     writer = _Writer(pending, inputs_style=version >= IOS18)
     if version >= IOS18 > current:
-        _upgrade_constexprs(spec, model, writer)
+        to_ios18_forms(spec, model.read_blob if model.blob_files else None, writer.op)
     block = prog.main_block(spec, model.function_name)
     made = prog.producers(block)
     dropped: set[str] = set()
+    positions = {out.name: i for i, op in enumerate(block.operations) for out in op.outputs}
     for index, form in new.items():
         slot = slots[index]
         old, _ = made[slot.producer]
         dropped |= _feeders(old, made)
-        _put(block, slot.producer, _new_op(writer, slot, op_name(old), form, version))
+        op = _new_op(writer, slot, op_name(old), form, version)
+        if slot.producer in positions:
+            block.operations[positions[slot.producer]].CopyFrom(op)
+        else:
+            _put(block, slot.producer, op)
     _drop_unused(block, dropped)
     if version > current:
         _raise_version(spec, version)
@@ -243,50 +252,11 @@ def _drop_unused(block: Any, candidates: set[str]) -> None:
         used = {b.name for op in prog.operations(block) for a in op.inputs.values() for b in a.arguments if b.name}
         used |= set(block.outputs)
         gone = [i for i, op in enumerate(block.operations)
-                if op.outputs and all(o.name in candidates and o.name not in used for o in op.outputs)]
+                if any(o.name in candidates for o in op.outputs) and not any(o.name in used for o in op.outputs)]
         if not gone:
             return
         for index in reversed(gone):
             del block.operations[index]
-
-
-def _upgrade_constexprs(spec: Any, model: MLProgramModel, writer: _Writer) -> None:
-    """Rewrite the iOS16 forms of the ops iOS18 redefines into their iOS18 forms, with the same values.
-
-    ``constexpr_lut_to_dense`` gets its indices unpacked to the tensor's shape and its table the
-    rank + 2 shape; ``constexpr_sparse_to_dense`` its mask as ``uint1`` in the tensor's shape;
-    ``constexpr_cast`` its parameters as inputs. (``constexpr_affine_dequantize`` is the same op
-    in iOS18 and stays as it is.)
-    """
-    for block in _blocks(spec):
-        constants = Constants(prog.producers(block), model._read_blob if model.blob_files else None)
-        for index, op in enumerate(block.operations):
-            if op.type not in ("constexpr_lut_to_dense", "constexpr_sparse_to_dense", "constexpr_cast"):
-                continue
-            if not op.attributes.keys() - {"name"}:
-                continue
-            args = {key: constants.param(value) for key, value in params(op).items()}
-            out, shape = mil_type(op.outputs[0].type.tensorType.dataType), shape_of(op.outputs[0].type)
-            if op.type == "constexpr_lut_to_dense":
-                nbits = int(args["lut"].size).bit_length() - 1
-                indices = unpack_indices(args["indices"].astype(np.uint8), int(np.prod(shape)), nbits, order="little")
-                lut = args["lut"].reshape([1] * len(shape) + [2**nbits, 1])
-                parameters = {"indices": (indices.reshape(shape), UINT_OF_BITS[nbits]), "lut": (lut, out)}
-            elif op.type == "constexpr_sparse_to_dense":
-                bits = np.unpackbits(args["mask"].reshape(-1).astype(np.uint8), bitorder="little")
-                nonzero = _value_type(op, "nonzero_data")
-                parameters = {"nonzero_data": (args["nonzero_data"], nonzero),
-                              "mask": (bits[: int(np.prod(shape))].reshape(shape), by_name("uint1"))}
-            else:
-                parameters = {"source_val": (args["source_val"], by_name("fp16")),
-                              "output_dtype": (args["output_dtype"], by_name("string"))}
-            new = writer.op(op.type, op_name(op), op.outputs[0].name, out, shape, parameters, inputs_style=True)
-            block.operations[index].CopyFrom(new)
-
-
-def _value_type(op: Any, key: str) -> MilType:
-    value = params(op)[key]
-    return mil_type(value.type.tensorType.dataType)
 
 
 def _raise_version(spec: Any, version: int) -> None:
