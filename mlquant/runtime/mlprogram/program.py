@@ -75,6 +75,14 @@ class MILProgram:
         self._feed_casters = {name: caster(dtype, round_fp16) for name, (dtype, _) in self._inputs.items()}
         self.batch_reason = built.batch_reason if self._layout == "one" else None
         self._batched = self._layout == "native" or (self._layout == "one" and self.batch_reason is None)
+        declared = {o.name: (s.type, o.shape) for s in self._steps for o in s.outputs}
+        #: Outputs whose items are stacked on a new axis when the program runs item by item
+        #: (those not declared with a leading 1 that the items' results join along).
+        self._stacked = frozenset(
+            name
+            for name in self._outputs
+            if name in declared and declared[name][0] != "classify" and (declared[name][1] or (0,))[0] != 1
+        )
         produced = set(self._constants) | {o.name for s in self._steps for o in s.outputs} | set(self._inputs)
         missing = [name for name in self._outputs if name not in produced]
         if missing:
@@ -138,8 +146,12 @@ class MILProgram:
         if stack:
             chunks = [{n: x[0] for n, x in chunk.items()} for chunk in chunks]
         parts = map_chunks(self._execute, chunks)
-        if stack:
-            return {n: np.stack([part[n] for part in parts]) for n in self._outputs}
+        if stack or size == 1 and not self._batched:
+            stacked = self._outputs if stack else self._stacked
+            return {
+                n: np.stack([p[n] for p in parts]) if n in stacked else np.concatenate([p[n] for p in parts])
+                for n in self._outputs
+            }
         if len(parts) == 1:
             return parts[0]
         return {n: np.concatenate([part[n] for part in parts]) for n in self._outputs}

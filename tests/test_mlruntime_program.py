@@ -1,0 +1,234 @@
+"""The ML Program executor: construction errors, feeds, precision, batches, memory, classifiers, constexpr weights."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from mlquant.errors import DataError, InternalError, SettingsError, UnsupportedLayerError
+from mlquant.runtime import MILProgram
+
+from . import _mil
+from ._runtime_onnx import run_node
+
+
+def _rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _conv_relu_add(mb, x, w, c):
+    return mb.add(x=mb.relu(x=mb.conv(x=x, weight=w, pad_type="valid")), y=c)
+
+
+def _program(body, shape):
+    import coremltools as ct
+
+    return _mil._program([_spec(shape)], ct.target.iOS16, body)
+
+
+def _spec(shape):
+    from coremltools.converters.mil import Builder as mb
+
+    return mb.TensorSpec(shape=shape)
+
+
+class TestConstruction:
+    def test_unsupported_operation_fails_before_any_input(self, tmp_path):
+        """An operation type without a kernel raises UnsupportedLayerError naming the op and its type."""
+        x = np.ones((1, 4, 3), np.float32)
+        model = _mil.one_op(tmp_path, lambda mb, a: mb.cumsum(x=mb.relu(x=a), axis=1), [x])
+        with pytest.raises(UnsupportedLayerError, match=r"operation 'cumsum_0' \(cumsum\)"):
+            MILProgram(model)
+
+    def test_unknown_precision_is_a_settings_error(self, tmp_path):
+        """precision takes 'program' or 'float32' only."""
+        x = np.ones((1, 2), np.float32)
+        model = _mil.one_op(tmp_path, lambda mb, a: mb.relu(x=a), [x])
+        with pytest.raises(SettingsError, match="precision"):
+            MILProgram(model, precision="float64")  # type: ignore[arg-type]
+
+    def test_kernel_failure_names_the_operation_and_shapes(self, tmp_path, monkeypatch):
+        """A kernel that fails raises InternalError naming the operation, its type and input shapes."""
+        from mlquant.runtime.mlprogram import registry
+
+        def broken(ctx):
+            def kernel(args):
+                raise ValueError("boom")
+
+            return kernel
+
+        monkeypatch.setitem(registry.KERNELS, "relu", broken)
+        x = np.ones((1, 2, 3), np.float32)
+        model = _mil.one_op(tmp_path, lambda mb, a: mb.relu(x=a), [x])
+        with pytest.raises(InternalError, match=r"'relu_0' \(relu\) failed on inputs x=\[\(1, 2, 3\)\].*boom"):
+            MILProgram(model).run({"x0": x})
+
+
+class TestFeeds:
+    @pytest.fixture
+    def program(self, tmp_path):
+        x = np.ones((1, 2, 3), np.float32)
+        return MILProgram(_mil.one_op(tmp_path, lambda mb, a: mb.relu(x=a), [x]))
+
+    def test_wrong_shape_names_the_input(self, program):
+        """A feed of the wrong shape raises DataError with the expected shape."""
+        with pytest.raises(DataError, match=r"input 'x0': expected shape \(B, 2, 3\)"):
+            program.run({"x0": np.ones((2, 3, 3), np.float32)})
+
+    def test_missing_and_unknown_feeds(self, program):
+        """Feeds must name exactly the inputs."""
+        with pytest.raises(DataError, match="missing"):
+            program.run({"y": np.ones((1, 2, 3), np.float32)})
+
+
+class TestPrecision:
+    @pytest.fixture(scope="class")
+    def fp16(self, tmp_path_factory):
+        rng = np.random.default_rng(0)
+        w, c = _rand(rng, 4, 3, 3, 3), _rand(rng, 4, 1, 1)
+        model = _mil.convert(
+            _program(lambda x: _conv_relu_add(_mb(), x, w, c), (1, 3, 6, 6)), tmp_path_factory.mktemp("fp16"),
+            precision="float16",
+        )
+        return model, w, c
+
+    def test_program_precision_rounds_every_fp16_result(self, fp16):
+        """With precision='program' each fp16 op's result is rounded to fp16, as a hand computation does."""
+        model, w, c = fp16
+        assert "cast" in _mil.op_types(model)
+        x = _rand(np.random.default_rng(1), 2, 3, 6, 6)
+        (got,) = MILProgram(model).run({"x0": x}).values()
+        half = lambda v: np.asarray(v, np.float32).astype(np.float16).astype(np.float32)  # noqa: E731
+        conv = half(run_node("Conv", {"x": half(x)}, {}, constants={"w": half(w)})[0])
+        want = half(np.maximum(conv, 0) + half(c))
+        np.testing.assert_array_equal(got, half(got))
+        np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3)
+
+    def test_float32_precision_skips_the_rounding(self, fp16):
+        """With precision='float32' the same fp16 program computes in float32 (from its fp16 weights)."""
+        model, w, c = fp16
+        x = _rand(np.random.default_rng(2), 2, 3, 6, 6)
+        (got,) = MILProgram(model, precision="float32").run({"x0": x}).values()
+        half = lambda v: np.asarray(v, np.float32).astype(np.float16).astype(np.float32)  # noqa: E731
+        want = np.maximum(run_node("Conv", {"x": x}, {}, constants={"w": half(w)})[0], 0) + half(c)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        assert not np.array_equal(got, half(got))
+
+
+def _mb():
+    from coremltools.converters.mil import Builder as mb
+
+    return mb
+
+
+class TestBatches:
+    def test_program_mixing_the_batch_axis_runs_item_by_item(self, tmp_path):
+        """A reshape that folds the leading 1 into another axis makes the program run item by item, correctly."""
+        x = _rand(np.random.default_rng(3), 1, 2, 3, 4)
+
+        def make(mb, a):
+            flat = mb.reshape(x=a, shape=[2, 12])
+            return mb.softmax(x=mb.transpose(x=flat, perm=[1, 0]), axis=0)
+
+        program = MILProgram(_mil.one_op(tmp_path, make, [x]))
+        assert not program.batched
+        assert "reshape" in program.batch_reason
+        batch = _rand(np.random.default_rng(4), 3, 2, 3, 4)
+        (got,) = program.run({"x0": batch}).values()
+        for i in range(3):
+            t = batch[i].reshape(2, 12).T
+            e = np.exp(t - t.max(axis=0))
+            np.testing.assert_allclose(got[i], e / e.sum(axis=0), rtol=1e-6)
+
+    def test_intermediates_are_freed_after_their_last_reader(self, tmp_path):
+        """A chain of 16 ops on 1 MiB tensors peaks at a few tensors' memory, not the chain's."""
+        x = np.ones((1, 64, 64, 64), np.float32)
+
+        def make(mb, a):
+            y = a
+            for i in range(16):
+                y = mb.add(x=mb.relu(x=y), y=np.float32(i))
+            return y
+
+        program = MILProgram(_mil.one_op(tmp_path, make, [x]))
+        program.run({"x0": x})
+        tracemalloc.start()
+        (out,) = program.run({"x0": x}).values()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        np.testing.assert_array_equal(out, np.full_like(x, sum(range(16)) + 1))
+        assert peak < 6 * x.nbytes
+
+
+class TestClassifierAndPreprocessing:
+    def test_classify_returns_probabilities_in_label_order_and_labels(self, tmp_path):
+        """An image classifier (scale, per-channel bias, BGR) returns (B, classes) probabilities and labels."""
+        import coremltools as ct
+
+        rng = np.random.default_rng(5)
+        w = _rand(rng, 3, 3, 1, 1)
+
+        def body(x):
+            mb = _mb()
+            y = mb.reduce_mean(x=mb.conv(x=x, weight=w, pad_type="valid"), axes=[2, 3], keep_dims=False)
+            return mb.softmax(x=y, axis=-1)
+
+        bias = [0.1, -0.2, 0.3]
+        model = _mil.convert(
+            _program(body, (1, 3, 4, 4)), tmp_path,
+            inputs=[ct.ImageType(name="x0", shape=(1, 3, 4, 4), scale=1 / 255, bias=bias, color_layout=ct.colorlayout.BGR)],
+            classifier_config=ct.ClassifierConfig(["cat", "dog", "eel"]),
+        )
+        program = MILProgram(model)
+        pixels = rng.integers(0, 256, size=(2, 3, 4, 4)).astype(np.float32)
+        out = program.run({"x0": pixels})
+        probabilities = out[model.spec.description.predictedProbabilitiesName]
+        labels = out[model.spec.description.predictedFeatureName]
+        pre = pixels / 255 + np.float32(bias).reshape(1, 3, 1, 1)
+        logits = np.einsum("oc,bchw->bo", w[:, :, 0, 0], pre) / 16
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        want = e / e.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(probabilities, want, rtol=1e-5)
+        assert list(labels) == [["cat", "dog", "eel"][i] for i in want.argmax(axis=1)]
+
+
+class TestConstexpr:
+    def test_linear_quantized_weights_run_dequantized(self, tmp_path):
+        """Weights stored as constexpr_affine_dequantize run as coremltools dequantizes them."""
+        import coremltools as ct
+        import coremltools.optimize.coreml as cto
+        from coremltools.converters.mil.frontend.milproto import load as milproto
+
+        rng = np.random.default_rng(6)
+        w = _rand(rng, 8, 4, 3, 3)
+
+        def body(x):
+            return _mb().conv(x=x, weight=w, pad_type="valid")
+
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mlmodel = ct.convert(
+                _program(body, (1, 4, 5, 5)), convert_to="mlprogram",
+                compute_precision=ct.precision.FLOAT32, minimum_deployment_target=ct.target.iOS16,
+            )
+            config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(weight_threshold=0))
+            quantized = cto.linear_quantize_weights(mlmodel, config)
+        path = tmp_path / "q.mlpackage"
+        quantized.save(str(path))
+        import mlquant
+
+        model = mlquant.load(path)
+        assert any(t.startswith("constexpr_") for t in _mil.op_types(model))
+        spec = quantized.get_spec()
+        loaded = milproto.load(spec, spec.specificationVersion, quantized.weights_dir)
+        (op,) = [op for op in loaded.functions["main"].operations if op.op_type.startswith("constexpr_")]
+        dequantized = np.asarray(op.materialized_val_inference(), dtype=np.float32)
+        assert not np.array_equal(dequantized, w)
+        x = _rand(rng, 2, 4, 5, 5)
+        (got,) = MILProgram(model).run({"x0": x}).values()
+        want = run_node("Conv", {"x": x}, {}, constants={"w": dequantized})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
