@@ -109,7 +109,7 @@ def _unsupported(name: str, op_type: str) -> UnsupportedLayerError:
 
 
 def build(
-    block: Any, model: Any, inputs: Mapping[str, _Shape], round_fp16: bool, batch: bool
+    block: Any, model: Any, inputs: Mapping[str, _Shape], round_fp16: bool, batch: bool, keep: set[str]
 ) -> Built:
     """Read a block: constants, steps with kernels, releases, and whether a batch runs in one pass.
 
@@ -119,6 +119,7 @@ def build(
         inputs: The function's input names and declared shapes.
         round_fp16: Round results the program declares as fp16 (the program's own precision).
         batch: Whether the inputs are declared with a leading 1 that a batch may stand for.
+        keep: The function's outputs (never folded into the operation that produces them).
     """
     constants: dict[str, np.ndarray] = {}
     shapes: dict[str, _Shape] = dict(inputs)
@@ -151,7 +152,7 @@ def build(
         shapes.update((out.name, out.shape) for out in outputs)
         pending.append((ctx, params))
     steps = []
-    for ctx, params in pending:
+    for ctx, params in _fold_activations(pending, keep):
         reads_derived = any(b in derived for bound in ctx.variables.values() for b in bound if b is not None)
         ctx = attrs.evolve(ctx, batched=reason is None and reads_derived)
         kernel = _kernel(ctx)
@@ -239,3 +240,43 @@ def releases(steps: tuple[Step, ...], keep: set[str]) -> tuple[Step, ...]:
         release += [o.name for o in step.outputs if o.name not in last and o.name not in keep]
         out.append(attrs.evolve(step, release=tuple(dict.fromkeys(release))))
     return tuple(out)
+
+
+#: Activations a convolution can apply to each block of its output while it is in cache.
+_FOLDABLE = frozenset({"relu", "relu6", "clip"})
+
+
+def _fold_activations(
+    pending: list[tuple[OpContext, dict[str, tuple[Binding, ...]]]], keep: set[str]
+) -> list[tuple[OpContext, dict[str, tuple[Binding, ...]]]]:
+    """Fold each relu, relu6 or constant clip into the conv before it, when nothing else reads the conv.
+
+    The folded conv takes the activation's output (name and declared dtype); rounding to fp16
+    after the clip equals clipping the rounded value, as the bounds are the program's own constants.
+    """
+    readers: dict[str, int] = {}
+    for ctx, _ in pending:
+        for bound in ctx.variables.values():
+            for name in bound:
+                if name is not None:
+                    readers[name] = readers.get(name, 0) + 1
+    producer = {ctx.outputs[0].name: index for index, (ctx, _) in enumerate(pending) if ctx.type == "conv"}
+    result = list(pending)
+    dropped = set()
+    for index, (ctx, params) in enumerate(pending):
+        source = ctx.variables.get("x", (None,))[0]
+        if ctx.type not in _FOLDABLE or source not in producer or readers.get(source) != 1 or source in keep:
+            continue
+        if ctx.type == "clip" and not (ctx.is_constant("alpha") and ctx.is_constant("beta")):
+            continue
+        low, high = {"relu": (0.0, float("inf")), "relu6": (0.0, 6.0)}.get(ctx.type) or (
+            float(ctx.scalar("alpha")),
+            float(ctx.scalar("beta")),
+        )
+        conv_index = producer[source]
+        conv, conv_params = result[conv_index]
+        if conv.clip is not None:
+            continue
+        result[conv_index] = (attrs.evolve(conv, outputs=ctx.outputs, clip=(low, high)), conv_params)
+        dropped.add(index)
+    return [item for index, item in enumerate(result) if index not in dropped]

@@ -57,6 +57,8 @@ class OpContext:
     """Whether the executor runs a whole batch along axis 0 where the program declares 1."""
     proto: Any = attrs.field(default=None, repr=False, eq=False)
     """The ``Operation`` message, for builders reading list immediates (``classify``)."""
+    clip: tuple[float, float] | None = None
+    """A range to clip the result to: the executor folded the following relu, relu6 or clip in."""
 
     def has(self, param: str) -> bool:
         """Whether the operation binds ``param``."""

@@ -65,8 +65,8 @@ class MILProgram:
         self._layout = "native" if leading == {None} else "one" if leading == {1} else "stack"
         round_fp16 = precision == "program"
         shapes = {name: shape for name, (_, shape) in self._inputs.items()}
-        built: Built = build(block, model, shapes, round_fp16, self._layout == "one")
         self._outputs = tuple(block.outputs)
+        built: Built = build(block, model, shapes, round_fp16, self._layout == "one", set(self._outputs))
         self._steps: tuple[Step, ...] = releases(built.steps, set(self._outputs))
         self._constants = built.constants
         self._casters = {
