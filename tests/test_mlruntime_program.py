@@ -182,6 +182,7 @@ class TestClassifierAndPreprocessing:
             classifier_config=ct.ClassifierConfig(["cat", "dog", "eel"]),
         )
         program = MILProgram(model)
+        assert program.batched, program.batch_reason
         pixels = rng.integers(0, 256, size=(2, 3, 4, 4)).astype(np.float32)
         out = program.run({"x0": pixels})
         probabilities = out[model.spec.description.predictedProbabilitiesName]
@@ -231,4 +232,37 @@ class TestConstexpr:
         x = _rand(rng, 2, 4, 5, 5)
         (got,) = MILProgram(model).run({"x0": x}).values()
         want = run_node("Conv", {"x": x}, {}, constants={"w": dequantized})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+class TestInputLayouts:
+    def test_input_without_a_leading_one_takes_an_extra_batch_axis(self, tmp_path):
+        """An input declared (4, 6) takes (B, 4, 6) feeds; each item runs as the program declares it."""
+        x = _rand(np.random.default_rng(7), 4, 6)
+        program = MILProgram(_mil.one_op(tmp_path, lambda mb, a: mb.softmax(x=a, axis=0), [x]))
+        batch = _rand(np.random.default_rng(8), 3, 4, 6)
+        (got,) = program.run({"x0": batch}).values()
+        e = np.exp(batch - batch.max(axis=1, keepdims=True))
+        np.testing.assert_allclose(got, e / e.sum(axis=1, keepdims=True), rtol=1e-6)
+
+    def test_flexible_batch_runs_natively(self, tmp_path):
+        """A program converted with a flexible leading axis runs any batch in one pass."""
+        import coremltools as ct
+        from coremltools.converters.mil import Builder as mb
+        from coremltools.converters.mil.mil import get_new_symbol
+
+        w = _rand(np.random.default_rng(9), 2, 3, 3, 3)
+
+        @mb.program(input_specs=[mb.TensorSpec(shape=(get_new_symbol(), 3, 5, 5))], opset_version=ct.target.iOS16)
+        def program(x):
+            return mb.relu(x=mb.conv(x=x, weight=w, pad_type="same"))
+
+        model = _mil.convert(
+            program, tmp_path, inputs=[ct.TensorType(name="x", shape=(ct.RangeDim(1, 16), 3, 5, 5))]
+        )
+        runner = MILProgram(model)
+        assert runner.batched
+        x = _rand(np.random.default_rng(10), 5, 3, 5, 5)
+        (got,) = runner.run({"x": x}).values()
+        want = np.maximum(run_node("Conv", {"x": x}, {"pads": [1, 1, 1, 1]}, constants={"w": w})[0], 0)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

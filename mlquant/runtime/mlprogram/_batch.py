@@ -43,7 +43,7 @@ def batch_safe(ctx: OpContext, derived: Mapping[str, Sequence[_Shape]]) -> str |
         if not all(_leading_one(shape) for shape in shapes):
             return f"'{param}' is not declared with a leading 1"
     for out in ctx.outputs:
-        if out.dtype is not None and not _leading_one(out.shape):
+        if ctx.type != "classify" and out.dtype is not None and not _leading_one(out.shape):
             return f"output '{out.name}' is not declared with a leading 1"
     first = next(iter(derived.values()))[0]
     rank = len(first) if first is not None else 0
