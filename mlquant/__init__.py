@@ -40,7 +40,7 @@ from .evaluate import (
     ReferenceBackend,
     default_backend,
 )
-from .formats import LayerSummary, Model, NeuralNetworkModel, WeightInfo, load, problems
+from .formats import LayerSummary, MLProgramModel, Model, NeuralNetworkModel, WeightInfo, load, problems
 from .quantize import (
     Float16Quantizer,
     KMeansLUTQuantizer,
@@ -92,6 +92,7 @@ __all__ = [
     "LinearLUTQuantizer",
     "LinearQuantizer",
     "LinearWeights",
+    "MLProgramModel",
     "MixedPrecisionPlan",
     "MlquantError",
     "MlquantWarning",

@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from mlquant.errors import InvalidModelError
 from mlquant.formats.mlprogram.blob import BlobFile, BlobWriter
-from mlquant.formats.mlprogram.values import by_name, decode_elements, encode_elements, immediate_value, tensor_value
+from mlquant.formats.mlprogram.values import (
+    by_name,
+    decode_elements,
+    encode_elements,
+    immediate_value,
+    tensor_value,
+)
 
 #: MIL types the blob file holds, with coremltools' writer method for each.
 BLOB_TYPES = ["fp16", "fp32", "uint8", "int8", "int16", "uint16", "int32", "uint32", "int4", "uint1", "uint2",

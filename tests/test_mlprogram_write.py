@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import mlquant
-from mlquant import AffineWeights, Float16Weights, LUTWeights
+from mlquant import AffineWeights, LUTWeights
 from mlquant.weights import GroupedLUTWeights
 
 from ._mlprograms import coremltools_constants
@@ -155,11 +155,22 @@ class TestQuantizing:
         assert set(blob.offsets()) == referenced and blob.count == len(referenced)
         assert written.size_bytes < 0.5 * mlquant.load(mlpackages["fp16_16"]).size_bytes
 
-    def test_an_ios16_program_with_old_constexprs_refuses_ios18_forms(self, mlpackages) -> None:
-        """Raising to iOS18 would invalidate iOS16 constexpr ops left in place: a clear error, not a broken file."""
-        model = mlquant.load(mlpackages["palettize4_16"])
-        with pytest.raises(mlquant.UnsupportedModelError, match="iOS16 form"):
-            mlquant.quantize(model, mlquant.KMeansLUTQuantizer(3), select=mlquant.LayerSelector(names=("fc*",)))
+    @pytest.mark.parametrize("name", ["palettize4_16", "prune_16", "linear_channel_16", "cast_16"])
+    def test_raising_to_ios18_rewrites_ios16_constexprs(self, mlpackages, tmp_path, name) -> None:
+        """An iOS18 form in an iOS16 program turns the old look-up, sparse and cast ops into their iOS18
+        forms with unchanged values (coremltools reads them so)."""
+        model = mlquant.load(mlpackages[name])
+        last = model.weights[-2] if name != "cast_16" else model.weights[0]
+        plan = mlquant.QuantizationPlan(per_weight={last.name: mlquant.KMeansLUTQuantizer(3)})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mlquant.MlquantWarning)
+            small = mlquant.quantize(model, plan)
+        written = _check_against_coremltools(small.save(tmp_path / "q.mlpackage"))
+        assert (written.deployment_target, written.opset) == ("iOS18", "CoreML8")
+        assert written.weights[last.index].nbits == 3
+        assert all(np.array_equal(written.read(w), model.read(w)) for w in model.weights if w.index != last.index)
+        assert [w.storage for w in written.weights if w.index != last.index] == [
+            w.storage for w in model.weights if w.index != last.index]
 
     def test_classifier_labels_survive(self, tmp_path) -> None:
         """A classifier's labels and its classify op are kept when its weights are quantized."""
@@ -177,3 +188,23 @@ class TestQuantizing:
         assert model.class_labels == tuple(labels)
         small = mlquant.load(mlquant.quantize(model, mlquant.LinearLUTQuantizer(4)).save(tmp_path / "q.mlpackage"))
         assert small.class_labels == tuple(labels) and small.spec.description == model.spec.description
+
+
+class TestAgainstCoremltoolsOptimize:
+    @pytest.mark.parametrize(("base", "reference", "quantizer"), [
+        ("fp16_16", "linear_channel_16", mlquant.LinearQuantizer(8)),
+        ("fp32_16", "symmetric_tensor_16", mlquant.LinearQuantizer(8, symmetric=True, granularity=mlquant.PerTensor())),
+        ("fp16_18", "block_int4_18", mlquant.LinearQuantizer(4, symmetric=True, granularity=mlquant.PerBlock(8))),
+        ("fp16_16", "palettize4_16", mlquant.LinearLUTQuantizer(4)),
+    ])
+    def test_same_values_same_ops_same_blob_size(self, mlpackages, tmp_path, base, reference, quantizer) -> None:
+        """Quantizing as coremltools.optimize.coreml did writes the same op types, values and weight.bin size."""
+        small = mlquant.quantize(mlquant.load(mlpackages[base]), quantizer, select=mlquant.LayerSelector(min_count=100))
+        written = _check_against_coremltools(small.save(tmp_path / "q.mlpackage"))
+        theirs = mlquant.load(mlpackages[reference])
+        assert written.spec.specificationVersion == theirs.spec.specificationVersion
+        assert sorted(t for t, _ in _ops(written)) == sorted(t for t, _ in _ops(theirs))
+        assert all(np.array_equal(written.read(w), theirs.read(w)) for w in theirs.weights)
+        sizes = [len(next(iter(m.blob_files.values())).data) for m in (written, theirs)]
+        assert sizes[0] == sizes[1]
+        assert abs(written.size_bytes / theirs.size_bytes - 1) <= 0.01

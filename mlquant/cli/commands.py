@@ -43,10 +43,12 @@ def inspect(args: argparse.Namespace) -> int:
     weight_bytes = sum(w.nbytes for w in model.weights)
     if args.json:
         layers = [attrs.asdict(r) for r in rows]
-        print(json.dumps({"model": str(args.model), "type": model.type, "size_bytes": model.size_bytes,
+        details = {key.replace(" ", "_"): value for key, value in model.details().items()}
+        print(json.dumps({"model": str(args.model), "type": model.type, **details, "size_bytes": model.size_bytes,
                           "weight_bytes": weight_bytes, "layers": layers, "problems": model.problems()}, indent=2))
         return EXIT_OK
-    print(f"{args.model}: {model.type}, {_text.size(model.size_bytes)} ({model.size_bytes:,} bytes)")
+    facts = "".join(f", {key} {value}" for key, value in model.details().items())
+    print(f"{args.model}: {model.type}{facts}, {_text.size(model.size_bytes)} ({model.size_bytes:,} bytes)")
     body = [(r.layer, r.layer_type, f"{r.count:,}", r.storage, r.nbits, f"{r.nbytes:,}") for r in rows]
     print(_text.table(["layer", "type", "weights", "storage", "bits", "bytes"], body, right=(2, 4, 5)))
     print(
@@ -72,8 +74,10 @@ def quantize_command(args: argparse.Namespace) -> int:
     nbits = args.nbits if args.nbits is not None else (16 if args.method == "float16" else 8)
     quantizer = from_name(args.method, nbits)
     name = quantizer.name
-    output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}.mlmodel")
-    check_output(output, inputs=[] if args.force else [args.model], what="-o")
+    package = Path(args.model).is_dir()
+    suffix = ".mlpackage" if package else ".mlmodel"
+    output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}{suffix}")
+    check_output(output, folder=output.suffix == ".mlpackage", inputs=[] if args.force else [args.model], what="-o")
     model = load(args.model)
     plan = QuantizationPlan(default=quantizer, select=selector_of(args), make_non_updatable=args.make_non_updatable)
     small = quantize(model, plan)

@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     inspect = commands.add_parser("inspect", help="list a model's layers, weights and storage")
-    inspect.add_argument("model", help="a .mlmodel file")
+    inspect.add_argument("model", help="a .mlmodel file or an .mlpackage folder")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
     inspect.set_defaults(run=_commands.inspect)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
-
-import warnings
 
 from .. import _coreml
 from ..errors import InvalidModelError, MlquantWarning, ModelNotFoundError, UnsupportedModelError
@@ -94,11 +93,11 @@ def _ml_program(spec: Any, source: Path, package: Package) -> Model:
 def _refuse_pipelined_programs(spec: Any, source: Path) -> None:
     from .neuralnetwork.layout import models
 
-    if spec.WhichOneof("Type") in ("pipeline", "pipelineClassifier", "pipelineRegressor"):
-        if any(inner.WhichOneof("Type") == "mlProgram" for inner in models(spec)):
-            msg = (f"{source} is a {spec.WhichOneof('Type')} holding an ML Program; mlquant reads ML Programs "
-                   "on their own (.mlpackage), not inside pipelines")
-            raise UnsupportedModelError(msg)
+    pipelines = ("pipeline", "pipelineClassifier", "pipelineRegressor")
+    if spec.WhichOneof("Type") in pipelines and any(m.WhichOneof("Type") == "mlProgram" for m in models(spec)):
+        msg = (f"{source} is a {spec.WhichOneof('Type')} holding an ML Program; mlquant reads ML Programs "
+               "on their own (.mlpackage), not inside pipelines")
+        raise UnsupportedModelError(msg)
 
 
 def parse_spec(data: bytes, source: Path) -> Any:

@@ -1,7 +1,8 @@
 """Quantizers and plans: which weights get which strategy, and a new model from them.
 
 * :mod:`.quantizers`: the strategy classes (one float array in, a
-  :class:`~mlquant.weights.QuantizedWeights` out);
+  :class:`~mlquant.weights.QuantizedWeights` out), linear ones in :mod:`.affine`, look-up
+  tables in :mod:`.tables`, the protocol in :mod:`._base`;
 * :mod:`.plan`: :class:`LayerSelector`, :class:`QuantizationPlan`, :func:`quantize` and
   :func:`dequantize`, which apply strategies to a :class:`~mlquant.Model` of any format.
 """

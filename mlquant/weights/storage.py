@@ -16,6 +16,7 @@ Targets are Core ML specification versions; :data:`TARGETS` names them (``iOS18`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, TypeAlias
 
 import attrs
@@ -112,11 +113,20 @@ def describe(form: QuantizedWeights) -> str:
         if layout is None:
             where += f" (which does not divide the {form.shape[form.axis]} channels)"
     elif isinstance(form, AffineWeights) and layout == "block":
-        runs = [f"{size} along axis {axis}" for axis, size in enumerate(form.block_shape) if size > 1]
-        where = "per block of " + " and ".join(runs)
+        split = [axis for axis, size in enumerate(form.block_shape) if size > 1 and form.scale.shape[axis] > 1]
+        runs = [f"{form.block_shape[axis]} values along axis {axis}" for axis in split]
+        where = "per block of " + (" and ".join(runs) or "one value")
     else:
         where = _LAYOUT_WORDS.get(layout or "", "with an uneven layout")
     return f"{form.nbits}-bit {words} {where}"
+
+
+def _widths(values: Iterable[int]) -> frozenset[int]:
+    return frozenset(values)
+
+
+def _layouts(values: Iterable[Layout]) -> frozenset[Layout]:
+    return frozenset(values)
 
 
 @attrs.frozen
@@ -125,9 +135,9 @@ class Allowance:
 
     form: type[QuantizedWeights]
     """The form's class."""
-    nbits: frozenset[int] = attrs.field(converter=frozenset)
+    nbits: frozenset[int] = attrs.field(converter=_widths)
     """The widths it stores."""
-    layouts: frozenset[Layout] = attrs.field(converter=frozenset)
+    layouts: frozenset[Layout] = attrs.field(converter=_layouts)
     """The layouts it stores (see :func:`layout_of`)."""
     target: int
     """The lowest specification version that stores it."""
@@ -166,7 +176,7 @@ class StorageRules:
     affine: Literal["bias", "zero_point"] = attrs.field(validator=_affine_flavour)
     """Which affine flavour :class:`~mlquant.LinearQuantizer` produces for this format: ``bias``
     (:class:`~mlquant.LinearWeights`) or ``zero_point`` (:class:`~mlquant.AffineWeights`)."""
-    allowances: tuple[Allowance, ...] = attrs.field(converter=tuple)
+    allowances: tuple[Allowance, ...]
     """Every kind of quantized weights the format stores."""
 
     def minimum_target(self, form: QuantizedWeights) -> int | None:
@@ -185,7 +195,7 @@ class StorageRules:
         if target is not None:
             return f"{self._article()} stores {what} from {target_name(target)}"
         relevant = [a.summary() for a in self.allowances if a.form is type(form)]
-        instead = f"; it stores {'; '.join(relevant)}" if relevant else " and none of its kind"
+        instead = f"; it stores {'; '.join(relevant)}" if relevant else f"; it stores no {type(form).__name__} at all"
         return f"{self._article()} cannot store {what}{instead}"
 
     def _article(self) -> str:

@@ -250,7 +250,8 @@ def _sensitivities(
     for done, weight in enumerate(layers):
         report("measuring sensitivity", done, len(layers))
         values = model.read(weight)
-        quantized = {q.name: q.quantize(values, channel_axis=weight.channel_axis) for q in (*options, *_PROBES)}
+        quantized = {q.name: q.quantize(values, channel_axis=weight.channel_axis, storage=model.storage)
+                     for q in (*options, *_PROBES)}
         if any(model.storage_problem(weight, q) for q in quantized.values()):
             continue  # the format keeps this weight as it is (an updatable layer's): nothing to choose
         errors = {name: float(np.sum((q.dequantize().astype(np.float64) - values) ** 2)) for name, q in quantized.items()}

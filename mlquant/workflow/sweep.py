@@ -203,7 +203,7 @@ def sweep(
         )
         small = quantize(model, plan)
         if out is not None:
-            small.save(out / "models" / "mixed.mlmodel")
+            small.save(out / "models" / f"mixed{small.suffix}")
         evaluation = runner.evaluate(small, "mixed", reference=baseline)
         candidates = (*candidates, _candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
     result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, runner.reused,
@@ -237,7 +237,8 @@ def _remove_stale(folder: Path, kept: set[Path]) -> None:
 def _quantize_grid(
     model: Model, entries: Sequence[GridEntry], select: LayerSelector | None, out: Path | None, report: Progress
 ) -> tuple[dict[str, Model], tuple[tuple[str, str], ...]]:
-    """Every candidate smaller than ``model``, saved under ``out/models``; and the others, with why.
+    """Every candidate smaller than ``model``, saved under ``out/models``; and the others, with why
+    (not smaller, or a form the model's format cannot store).
 
     The notes of every candidate are gathered into one warning of each kind.
     """
@@ -245,9 +246,15 @@ def _quantize_grid(
     skipped: list[tuple[str, str]] = []
     kept: set[str] = set()
     requantized: set[str] = set()
+    if entries:
+        as_plan(entries[0].quantizer, select).check(model)  # the selection's errors are every entry's
     for i, entry in enumerate(entries):
         report("quantizing", i, len(entries))
-        candidate, notes = quantize_with_notes(model, as_plan(entry.quantizer, select))
+        try:
+            candidate, notes = quantize_with_notes(model, as_plan(entry.quantizer, select))
+        except SettingsError as error:  # a form this model's format cannot store (2-bit linear in an ML Program)
+            skipped.append((entry.name, str(error)))
+            continue
         kept.update(notes.kept)
         requantized.update(notes.requantized)
         if notes.size_ratio >= 1:
@@ -255,7 +262,7 @@ def _quantize_grid(
             continue
         models[entry.name] = candidate
         if out is not None:
-            candidate.save(out / "models" / f"{entry.name}.mlmodel")
+            candidate.save(out / "models" / f"{entry.name}{candidate.suffix}")
     report("quantizing", len(entries), len(entries))
     Notes(tuple(sorted(kept)), tuple(sorted(requantized))).warn()
     return models, tuple(skipped)
@@ -299,7 +306,7 @@ def _evaluate_grid(
 
 
 def _candidate(entry: GridEntry, model: Model, evaluation: Evaluation | None, out: Path | None) -> Candidate:
-    path = out / "models" / f"{entry.name}.mlmodel" if out is not None else None
+    path = out / "models" / f"{entry.name}{model.suffix}" if out is not None else None
     plan = None
     if isinstance(entry.quantizer, QuantizationPlan):
         plan = entry.quantizer.describe()

@@ -30,7 +30,7 @@ import numpy as np
 from ...errors import InvalidModelError, UnsupportedModelError
 from .values import MilType, by_name, mil_type, tensor_value
 
-__all__ = ["Constants", "KNOWN_OPS", "op_name", "params"]
+__all__ = ["KNOWN_OPS", "Constants", "op_name", "params"]
 
 BlobReader = Callable[[str, int, MilType, int], np.ndarray]
 
@@ -194,8 +194,8 @@ def lut_lookup(indices: np.ndarray, lut: np.ndarray, vector_axis: int | None) ->
         raise ValueError(msg)
     split = [d for n, g in zip(indices.shape, groups) for d in (g, n // g)]
     tables = lut.reshape([d for g in groups for d in (g, 1)] + [entries, vector])
-    picked = np.take_along_axis(tables, indices.reshape(split + [1, 1]).astype(np.intp), axis=-2)
-    picked = picked.reshape(indices.shape + (vector,))
+    picked = np.take_along_axis(tables, indices.reshape([*split, 1, 1]).astype(np.intp), axis=-2)
+    picked = picked.reshape((*indices.shape, vector))
     if vector == 1:
         return picked.reshape(indices.shape)
     if vector_axis is None:

@@ -41,6 +41,7 @@ class MLProgramModel(Model):
 
     format: ClassVar[str] = "mlprogram"
     storage: ClassVar[StorageRules] = MLPROGRAM_STORAGE
+    suffix: ClassVar[str] = ".mlpackage"
     weight_layer_types: ClassVar[tuple[str, ...]] = tuple(prog.WEIGHT_OPS)
 
     def __init__(self, spec: Any, *, path: Any = None, source: Any = None,
@@ -102,6 +103,11 @@ class MLProgramModel(Model):
             if any(out.type.tensorType.dataType == 10 for out in op.outputs):
                 return "fp16"
         return "fp32"
+
+    def details(self) -> dict[str, str]:
+        """Deployment target (with the function's opset) and compute precision, for ``mlquant inspect``."""
+        return {"deployment target": f"{self.deployment_target} (opset {self.opset})",
+                "compute precision": self.compute_precision}
 
     def const_value(self, op: Any) -> np.ndarray:
         """The value of a constant: a ``const`` or ``constexpr_*`` operation's output.
@@ -188,7 +194,7 @@ class MLProgramModel(Model):
         return MLProgramModel(spec, source=self._source, weights=weights, manifest=self._manifest)
 
     def _write(self, target: Path) -> None:
-        if target.suffix != ".mlpackage":
+        if target.suffix != self.suffix:
             msg = f"cannot write {target}: an ML Program is saved as a folder ending in .mlpackage"
             raise OutputError(msg)
         names = list(self._files)

@@ -31,7 +31,7 @@ __all__ = ["problems"]
 
 _IOS18_ONLY = ("constexpr_blockwise_shift_scale", "constexpr_lut_to_sparse", "constexpr_sparse_blockwise_shift_scale")
 _REDEFINED_IN_IOS18 = ("constexpr_lut_to_dense", "constexpr_sparse_to_dense", "constexpr_cast")
-_ALLOWED = {
+_ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
     "constexpr_affine_dequantize": {"quantized_data": ("int8", "uint8"), "zero_point": ("int8", "uint8", "fp32"),
                                     "scale": ("fp16", "fp32")},
     "constexpr_blockwise_shift_scale": {"data": ("int4", "uint4", "int8", "uint8", "fp16", "fp32"),
@@ -149,9 +149,9 @@ def _blob_problems(model: MLProgramModel) -> list[str]:
         try:
             stored = set(blob.offsets())
         except MlquantError as error:
-            found.append(f"{name}: {error}")
+            found.append(str(error))
             continue
         orphans = stored - referenced.get(name, set())
         if orphans:
-            found.append(f"{name} holds {len(orphans)} blob(s) no value refers to (at {sorted(orphans)[:4]})")
+            found.append(f"{blob.name} holds {len(orphans)} blob(s) no value refers to (at {sorted(orphans)[:4]})")
     return found

@@ -22,9 +22,9 @@ from ...weights.packing import pack_indices, packed_size, unpack_indices
 __all__ = [
     "MilType",
     "by_name",
+    "decode_elements",
     "dtype_of",
     "encode_elements",
-    "decode_elements",
     "immediate_value",
     "mil_type",
     "shape_of",

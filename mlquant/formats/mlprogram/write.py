@@ -15,7 +15,8 @@ its producer becomes the op that stores the form, as the op definitions spell it
 The iOS16 forms take their parameters as attributes, iOS18 ones as inputs. Ops that only fed
 a replaced weight are dropped; the blob file is rewritten with exactly the blobs the program
 refers to, in op order. The specification version and every function's opset are raised only
-as far as a written form needs.
+as far as a written form needs; raising a program to iOS18 rewrites the iOS16 forms of the ops
+iOS18 redefines (look-up tables, sparse masks, casts) into their iOS18 forms, values unchanged.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ import numpy as np
 from ..._coreml import new_spec
 from ...errors import QuantizationError, UnsupportedModelError
 from ...weights import AffineWeights, Float16Weights, GroupedLUTWeights, LUTWeights, QuantizedWeights
+from ...weights.packing import unpack_indices
 from ...weights.storage import layout_of
 from . import program as prog
 from .blob import BlobWriter
-from .constexpr import op_name, params
+from .constexpr import Constants, op_name, params
 from .package import WEIGHT_FILE
 from .storage import MLPROGRAM_STORAGE
-from .values import UINT_OF_BITS, MilType, by_name, immediate_value, tensor_type
+from .values import UINT_OF_BITS, MilType, by_name, immediate_value, mil_type, shape_of, tensor_type
 
 if TYPE_CHECKING:
     from .model import MLProgramModel
@@ -170,19 +172,17 @@ def replace(model: MLProgramModel, new: Mapping[int, QuantizedWeights | np.ndarr
 
     Raises:
         QuantizationError: A form an ML Program cannot store.
-        UnsupportedModelError: A form needs iOS18 in a program whose older constexpr ops would
-            have to be rewritten first.
     """
     spec = model.copy_spec()
     slots = model.slots
     current = int(spec.specificationVersion)
     version = max([current] + [_needed(form, slots[i].kind) for i, form in new.items()])
-    if version >= IOS18 > current:
-        _refuse_old_constexprs(spec)
-    block = prog.main_block(spec, model.function_name)
-    made = prog.producers(block)
     pending: list[tuple[np.ndarray, MilType]] = []
     writer = _Writer(pending, inputs_style=version >= IOS18)
+    if version >= IOS18 > current:
+        _upgrade_constexprs(spec, model, writer)
+    block = prog.main_block(spec, model.function_name)
+    made = prog.producers(block)
     dropped: set[str] = set()
     for index, form in new.items():
         slot = slots[index]
@@ -250,14 +250,43 @@ def _drop_unused(block: Any, candidates: set[str]) -> None:
             del block.operations[index]
 
 
-def _refuse_old_constexprs(spec: Any) -> None:
+def _upgrade_constexprs(spec: Any, model: MLProgramModel, writer: _Writer) -> None:
+    """Rewrite the iOS16 forms of the ops iOS18 redefines into their iOS18 forms, with the same values.
+
+    ``constexpr_lut_to_dense`` gets its indices unpacked to the tensor's shape and its table the
+    rank + 2 shape; ``constexpr_sparse_to_dense`` its mask as ``uint1`` in the tensor's shape;
+    ``constexpr_cast`` its parameters as inputs. (``constexpr_affine_dequantize`` is the same op
+    in iOS18 and stays as it is.)
+    """
     for block in _blocks(spec):
-        for op in prog.operations(block):
-            if op.type in ("constexpr_lut_to_dense", "constexpr_sparse_to_dense", "constexpr_cast") and op.attributes.keys() - {"name"}:
-                msg = (f"writing this form needs iOS18, and operation '{op_name(op)}' ({op.type}) is in its iOS16 "
-                       "form, which iOS18 programs do not accept; quantize every weight of the model, or choose "
-                       "an iOS16 form")
-                raise UnsupportedModelError(msg)
+        constants = Constants(prog.producers(block), model._read_blob if model.blob_files else None)
+        for index, op in enumerate(block.operations):
+            if op.type not in ("constexpr_lut_to_dense", "constexpr_sparse_to_dense", "constexpr_cast"):
+                continue
+            if not op.attributes.keys() - {"name"}:
+                continue
+            args = {key: constants.param(value) for key, value in params(op).items()}
+            out, shape = mil_type(op.outputs[0].type.tensorType.dataType), shape_of(op.outputs[0].type)
+            if op.type == "constexpr_lut_to_dense":
+                nbits = int(args["lut"].size).bit_length() - 1
+                indices = unpack_indices(args["indices"].astype(np.uint8), int(np.prod(shape)), nbits, order="little")
+                lut = args["lut"].reshape([1] * len(shape) + [2**nbits, 1])
+                parameters = {"indices": (indices.reshape(shape), UINT_OF_BITS[nbits]), "lut": (lut, out)}
+            elif op.type == "constexpr_sparse_to_dense":
+                bits = np.unpackbits(args["mask"].reshape(-1).astype(np.uint8), bitorder="little")
+                nonzero = _value_type(op, "nonzero_data")
+                parameters = {"nonzero_data": (args["nonzero_data"], nonzero),
+                              "mask": (bits[: int(np.prod(shape))].reshape(shape), by_name("uint1"))}
+            else:
+                parameters = {"source_val": (args["source_val"], by_name("fp16")),
+                              "output_dtype": (args["output_dtype"], by_name("string"))}
+            new = writer.op(op.type, op_name(op), op.outputs[0].name, out, shape, parameters, inputs_style=True)
+            block.operations[index].CopyFrom(new)
+
+
+def _value_type(op: Any, key: str) -> MilType:
+    value = params(op)[key]
+    return mil_type(value.type.tensorType.dataType)
 
 
 def _raise_version(spec: Any, version: int) -> None:
