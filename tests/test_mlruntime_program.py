@@ -83,17 +83,19 @@ class TestFeeds:
             program.run({"y": np.ones((1, 2, 3), np.float32)})
 
 
-class TestPrecision:
-    @pytest.fixture(scope="class")
-    def fp16(self, tmp_path_factory):
-        rng = np.random.default_rng(0)
-        w, c = _rand(rng, 4, 3, 3, 3), _rand(rng, 4, 1, 1)
-        model = _mil.convert(
-            _program(lambda x: _conv_relu_add(_mb(), x, w, c), (1, 3, 6, 6)), tmp_path_factory.mktemp("fp16"),
-            precision="float16",
-        )
-        return model, w, c
+@pytest.fixture(scope="module")
+def fp16(tmp_path_factory):
+    """An fp16 program (conv, relu, add) and its float32 weights."""
+    rng = np.random.default_rng(0)
+    w, c = _rand(rng, 4, 3, 3, 3), _rand(rng, 4, 1, 1)
+    model = _mil.convert(
+        _program(lambda x: _conv_relu_add(_mb(), x, w, c), (1, 3, 6, 6)), tmp_path_factory.mktemp("fp16"),
+        precision="float16",
+    )
+    return model, w, c
 
+
+class TestPrecision:
     def test_program_precision_rounds_every_fp16_result(self, fp16):
         """With precision='program' each fp16 op's result is rounded to fp16, as a hand computation does."""
         model, w, c = fp16
