@@ -50,6 +50,32 @@ def best_rates(engines: dict, batch: int, seconds: float) -> dict[str, float]:
     return {name: batch / t for name, t in best.items()}
 
 
+def measure(name: str, net, seed: int, args: argparse.Namespace, folder: Path) -> None:
+    """Convert one network, check both engines agree, print their throughput and ratio."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = _mil.convert(_twin.mil_program(net, SHAPE, seed), folder)
+    onnx = session(_twin.onnx_model(net, SHAPE, seed))
+    program = MILProgram(model, precision="float32")
+    feed = program.input_names[0]
+    x = np.random.default_rng(seed).standard_normal((args.batch, *SHAPE[1:])).astype(np.float32)
+    (mine,) = program.run({feed: x}).values()
+    (want,) = onnx.run(["y"], {"x": x})
+    error = np.abs(mine - want).max() / np.abs(want).max()
+    engines = {"runtime": lambda: program.run({feed: x}), "onnxruntime": lambda: onnx.run(None, {"x": x})}
+    if args.item_by_item:
+        single = MILProgram(model, precision="float32")
+        single._batched = False  # the item-by-item fallback, forced (private: benchmark only)
+        engines["runtime, item by item"] = lambda: single.run({feed: x})
+    rates = best_rates(engines, args.batch, args.seconds)
+    function = model.program.functions[model.function_name]
+    count = len(function.block_specializations[function.opset].operations)
+    print(f"{name}: {count} operations ({len(program._steps)} steps), max relative difference {error:.1e}")
+    for engine, rate in rates.items():
+        print(f"  {engine:24s} {rate:8.1f} images/s")
+    print(f"  ratio runtime / onnxruntime: {rates['runtime'] / rates['onnxruntime']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
@@ -59,28 +85,7 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")
     with tempfile.TemporaryDirectory() as folder:
         for seed, (name, net) in enumerate(NETWORKS.items()):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = _mil.convert(_twin.mil_program(net, SHAPE, seed), Path(folder))
-            onnx = session(_twin.onnx_model(net, SHAPE, seed))
-            program = MILProgram(model, precision="float32")
-            feed = program.input_names[0]
-            x = np.random.default_rng(seed).standard_normal((args.batch, *SHAPE[1:])).astype(np.float32)
-            mine = program.run({feed: x})
-            (want,) = onnx.run(["y"], {"x": x})
-            error = np.abs(next(iter(mine.values())) - want).max() / np.abs(want).max()
-            engines = {"runtime": lambda: program.run({feed: x}), "onnxruntime": lambda: onnx.run(None, {"x": x})}
-            if args.item_by_item:
-                single = MILProgram(model, precision="float32")
-                single._batched = False  # the item-by-item fallback, forced
-                engines["runtime, item by item"] = lambda: single.run({feed: x})
-            rates = best_rates(engines, args.batch, args.seconds)
-            ratio = rates["runtime"] / rates["onnxruntime"]
-            print(f"{name}: {len(model.program.functions['main'].block_specializations['CoreML6'].operations)} ops, "
-                  f"max relative difference {error:.1e}")
-            for engine, rate in rates.items():
-                print(f"  {engine:24s} {rate:8.1f} images/s")
-            print(f"  ratio runtime / onnxruntime: {ratio:.2f}")
+            measure(name, net, seed, args, Path(folder))
 
 
 if __name__ == "__main__":

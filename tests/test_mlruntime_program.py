@@ -102,7 +102,7 @@ class TestPrecision:
         assert "cast" in _mil.op_types(model)
         x = _rand(np.random.default_rng(1), 2, 3, 6, 6)
         (got,) = MILProgram(model).run({"x0": x}).values()
-        half = lambda v: np.asarray(v, np.float32).astype(np.float16).astype(np.float32)  # noqa: E731
+        half = lambda v: np.asarray(v, np.float32).astype(np.float16).astype(np.float32)
         conv = half(run_node("Conv", {"x": half(x)}, {}, constants={"w": half(w)})[0])
         want = half(np.maximum(conv, 0) + half(c))
         np.testing.assert_array_equal(got, half(got))
@@ -113,7 +113,7 @@ class TestPrecision:
         model, w, c = fp16
         x = _rand(np.random.default_rng(2), 2, 3, 6, 6)
         (got,) = MILProgram(model, precision="float32").run({"x0": x}).values()
-        half = lambda v: np.asarray(v, np.float32).astype(np.float16).astype(np.float32)  # noqa: E731
+        half = lambda v: np.asarray(v, np.float32).astype(np.float16).astype(np.float32)
         want = np.maximum(run_node("Conv", {"x": x}, {}, constants={"w": half(w)})[0], 0) + half(c)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         assert not np.array_equal(got, half(got))

@@ -263,7 +263,7 @@ def _fold_activations(
     producer = {ctx.outputs[0].name: index for index, (ctx, _) in enumerate(pending) if ctx.type == "conv"}
     result = list(pending)
     dropped = set()
-    for index, (ctx, params) in enumerate(pending):
+    for index, (ctx, _) in enumerate(pending):
         source = ctx.variables.get("x", (None,))[0]
         if ctx.type not in _FOLDABLE or source not in producer or readers.get(source) != 1 or source in keep:
             continue

@@ -146,7 +146,7 @@ class MILProgram:
         if stack:
             chunks = [{n: x[0] for n, x in chunk.items()} for chunk in chunks]
         parts = map_chunks(self._execute, chunks)
-        if stack or size == 1 and not self._batched:
+        if stack or (size == 1 and not self._batched):
             stacked = self._outputs if stack else self._stacked
             return {
                 n: np.stack([p[n] for p in parts]) if n in stacked else np.concatenate([p[n] for p in parts])
