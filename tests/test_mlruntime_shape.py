@@ -156,13 +156,15 @@ class TestIndexing:
 
 class TestShapeOps:
     def test_shape_fill_and_cast(self, tmp_path, x):
-        """shape gives int32 dimensions, fill a tensor of them, cast converts the dtype."""
+        """shape gives int32 dimensions, fill a tensor of them, cast converts the dtype, identity passes x."""
 
         def make(mb, a):
             s = mb.shape(x=a)
-            return s, mb.fill(shape=s, value=2.5), mb.cast(x=mb.mul(x=a, y=np.float32(0.5)), dtype="int32")
+            cast = mb.cast(x=mb.mul(x=a, y=np.float32(0.5)), dtype="int32")
+            return s, mb.fill(shape=s, value=2.5), cast, mb.identity(x=a)
 
-        s, filled, cast = _one(tmp_path, make, x)
+        s, filled, cast, same = _one(tmp_path, make, x)
+        np.testing.assert_array_equal(same, x)
         np.testing.assert_array_equal(s, np.int32(x.shape))
         assert s.dtype == np.int32
         np.testing.assert_array_equal(filled, np.full(x.shape, 2.5, np.float32))
