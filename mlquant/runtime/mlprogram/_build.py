@@ -74,6 +74,16 @@ def declared_shape(value_type: Any) -> _Shape:
     )
 
 
+def op_name(op: Any) -> str:
+    """An operation's name: its ``name`` attribute, else its first output's name, else its type."""
+    if "name" in op.attributes:
+        strings = op.attributes["name"].immediateValue.tensor.strings.values
+        if strings:
+            first = strings[0]
+            return first.decode() if isinstance(first, bytes) else str(first)
+    return op.outputs[0].name if op.outputs else op.type
+
+
 def tensor_dtype(value_type: Any) -> np.dtype | None:
     """A tensor type's element dtype (None for lists, dictionaries and other non-tensor types)."""
     if value_type.WhichOneof("type") != "tensorType":
@@ -127,11 +137,11 @@ def build(
     pending: list[tuple[OpContext, dict[str, tuple[Binding, ...]]]] = []
     reason = None if batch else "its inputs are not declared with a leading 1"
     for op in block.operations:
-        name = op.outputs[0].name if op.outputs else op.type
+        name = op_name(op)
         where = f"operation '{name}' ({op.type})"
         if is_constant_op(op.type):
             value = np.asarray(model.const_value(op))
-            constants[name] = value.astype(compute_dtype(value.dtype), copy=False)
+            constants[op.outputs[0].name] = value.astype(compute_dtype(value.dtype), copy=False)
             continue
         if op.type not in KERNELS or len(op.blocks):
             raise _unsupported(name, op.type)

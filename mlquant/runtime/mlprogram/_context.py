@@ -41,7 +41,7 @@ class OpContext:
     """One operation of a program, as a kernel builder sees it."""
 
     name: str
-    """The operation's name (its first output's name: MIL operations carry no other)."""
+    """The operation's name (its ``name`` attribute, else its first output's name)."""
     type: str
     """The operation type (``conv``, ``add``...)."""
     constants: Mapping[str, tuple[np.ndarray, ...]] = attrs.field(repr=False)
