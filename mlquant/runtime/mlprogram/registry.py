@@ -41,6 +41,7 @@ KERNELS: dict[str, _Builder] = {
     "linear": linear.build_linear,
     "matmul": linear.build_matmul,
     "einsum": linear.build_einsum,
+    "scaled_dot_product_attention": linear.build_scaled_dot_product_attention,
     "cast": misc.build_cast,
     "classify": misc.build_classify,
     "fill": misc.build_fill,
