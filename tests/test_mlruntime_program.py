@@ -37,9 +37,9 @@ def _spec(shape):
 class TestConstruction:
     def test_unsupported_operation_fails_before_any_input(self, tmp_path):
         """An operation type without a kernel raises UnsupportedLayerError naming the op and its type."""
-        x = np.ones((1, 4, 3), np.float32)
-        model = _mil.one_op(tmp_path, lambda mb, a: mb.cumsum(x=mb.relu(x=a), axis=1), [x])
-        with pytest.raises(UnsupportedLayerError, match=r"operation 'cumsum_0' \(cumsum\)"):
+        x = np.ones((1, 3), np.int32)
+        model = _mil.one_op(tmp_path, lambda mb, a: mb.one_hot(indices=mb.abs(x=a), one_hot_vector_size=4), [x])
+        with pytest.raises(UnsupportedLayerError, match=r"operation 'one_hot_0' \(one_hot\)"):
             MILProgram(model)
 
     def test_unknown_precision_is_a_settings_error(self, tmp_path):

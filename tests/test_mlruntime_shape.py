@@ -170,3 +170,42 @@ class TestShapeOps:
         np.testing.assert_array_equal(filled, np.full(x.shape, 2.5, np.float32))
         assert cast.dtype == np.int32
         np.testing.assert_array_equal(cast, (x * 0.5).astype(np.int32))
+
+
+class TestOrdering:
+    @pytest.mark.parametrize("ascending", [False, True])
+    def test_topk_and_argsort(self, tmp_path, ascending):
+        """topk gives the k largest (or smallest) values and indices, sorted; argsort orders the axis."""
+        x = np.random.default_rng(3).permutation(24).astype(np.float32).reshape(1, 4, 6)
+
+        def make(mb, a):
+            values, indices = mb.topk(x=a, k=3, axis=-1, ascending=ascending)
+            return values, indices, mb.argsort(x=a, axis=1, ascending=ascending)
+
+        values, indices, order = _one(tmp_path, make, x)
+        ranked = np.argsort(x if ascending else -x, axis=-1)[..., :3]
+        np.testing.assert_array_equal(indices, ranked)
+        np.testing.assert_array_equal(values, np.take_along_axis(x, ranked, axis=-1))
+        np.testing.assert_array_equal(order, np.argsort(x if ascending else -x, axis=1))
+
+    @pytest.mark.parametrize(("exclusive", "reverse"), [(False, False), (True, False), (False, True), (True, True)])
+    def test_cumsum(self, tmp_path, exclusive, reverse):
+        """cumsum along an axis, exclusive and reversed, as ONNX CumSum computes it."""
+        x = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
+        (got,) = _one(tmp_path, lambda mb, a: mb.cumsum(x=a, axis=2, exclusive=exclusive, reverse=reverse), x)
+        want = run_node(
+            "CumSum", {"x": x}, {"exclusive": int(exclusive), "reverse": int(reverse)}, constants={"axis": np.int64(2)}
+        )[0]
+        np.testing.assert_array_equal(got, want)
+
+    def test_reverse_band_part_fill_like(self, tmp_path):
+        """reverse flips the named axes, band_part keeps a band of the last two axes, fill_like copies a shape."""
+        x = np.arange(1 * 4 * 5, dtype=np.float32).reshape(1, 4, 5)
+
+        def make(mb, a):
+            return mb.reverse(x=a, axes=[-1]), mb.band_part(x=a, lower=1, upper=0), mb.fill_like(ref_tensor=a, value=3.0)
+
+        flipped, band, filled = _one(tmp_path, make, x)
+        np.testing.assert_array_equal(flipped, x[..., ::-1])
+        np.testing.assert_array_equal(band, np.tril(x) - np.tril(x, -2))
+        np.testing.assert_array_equal(filled, np.full_like(x, 3.0))
