@@ -105,8 +105,7 @@ UNARY = [
     ("tanh", "Tanh", None),
     ("erf", "Erf", None),
     ("sign", "Sign", None),
-    ("asinh", "Asinh", None),
-    ("acosh", "Acosh", "above_one"),
+
     ("relu", "Relu", None),
     ("sigmoid", "Sigmoid", None),
     ("softplus", "Softplus", None),
@@ -122,8 +121,6 @@ class TestUnary:
         x = _rand(rng, 1, 3, 4, 5) * 3
         if domain == "positive":
             x = np.abs(x) + 0.01
-        elif domain == "above_one":
-            x = np.abs(x) + 1
         (got,) = _one(tmp_path, lambda mb, a: getattr(mb, op)(x=a), x)
         want = run_node(onnx, {"x": x})[0]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -39,8 +39,6 @@ BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "abs": np.abs,
     "acos": np.arccos,
-    "acosh": np.arccosh,
-    "asinh": np.arcsinh,
     "asin": np.arcsin,
     "atan": np.arctan,
     "atanh": np.arctanh,
