@@ -144,6 +144,25 @@ class TestBatches:
             e = np.exp(t - t.max(axis=0))
             np.testing.assert_allclose(got[i], e / e.sum(axis=0), rtol=1e-6)
 
+    def test_einsum_keeping_the_leading_index_runs_batched(self, tmp_path):
+        """An einsum whose operands and result all start with the same index runs a batch in one pass."""
+        rng = np.random.default_rng(11)
+        a, b = _rand(rng, 1, 2, 3, 4), _rand(rng, 1, 4, 3, 5)
+        equation = "nchw,nwhu->nchu"
+        program = MILProgram(_mil.one_op(tmp_path, lambda mb, p, q: mb.einsum(values=(p, q), equation=equation), [a, b]))
+        assert program.batched
+        xs, ys = _rand(rng, 3, 2, 3, 4), _rand(rng, 3, 4, 3, 5)
+        (got,) = program.run({"x0": xs, "x1": ys}).values()
+        np.testing.assert_allclose(got, np.einsum(equation, xs, ys), rtol=1e-5, atol=1e-6)
+
+    def test_batch_rules_read_the_einsum_equation(self):
+        """The batch rule accepts an einsum that keeps the leading index apart and names one that does not."""
+        from mlquant.runtime.mlprogram._batch import _einsum
+
+        assert _einsum("nchw,nwhu->nchu") is None
+        assert "does not keep" in _einsum("nchw,nwhu->cnhu")
+        assert "does not keep" in _einsum("...c,...d->...cd")
+
     def test_intermediates_are_freed_after_their_last_reader(self, tmp_path):
         """A chain of 16 ops on 1 MiB tensors peaks at a few tensors' memory, not the chain's."""
         x = np.ones((1, 64, 64, 64), np.float32)
