@@ -69,9 +69,7 @@ class MILProgram:
         built: Built = build(block, model, shapes, round_fp16, self._layout == "one", set(self._outputs))
         self._steps: tuple[Step, ...] = releases(built.steps, set(self._outputs))
         self._constants = built.constants
-        self._casters = {
-            step.name: [caster(out.dtype, round_fp16) for out in step.outputs] for step in self._steps
-        }
+        self._casters = [[caster(out.dtype, round_fp16) for out in step.outputs] for step in self._steps]
         self._feed_casters = {name: caster(dtype, round_fp16) for name, (dtype, _) in self._inputs.items()}
         self.batch_reason = built.batch_reason if self._layout == "one" else None
         self._batched = self._layout == "native" or (self._layout == "one" and self.batch_reason is None)
@@ -161,7 +159,7 @@ class MILProgram:
         env: dict[str, Any] = {name: self._feed_casters[name](x) for name, x in feeds.items()}
         items = next(iter(feeds.values())).shape[0] if self._layout != "stack" else 1
         check = self._batched and self._layout == "one" and items > 1
-        for step in self._steps:
+        for step, casters in zip(self._steps, self._casters, strict=True):
             args = {p: [env[b] if isinstance(b, str) else b for b in bound] for p, bound in step.params.items()}
             try:
                 results = step.kernel(args)
@@ -174,7 +172,7 @@ class MILProgram:
                     f"{type(error).__name__}: {error}"
                 )
                 raise InternalError(msg) from error
-            for out, value, cast in zip(step.outputs, results, self._casters[step.name], strict=True):
+            for out, value, cast in zip(step.outputs, results, casters, strict=True):
                 value = cast(value)
                 if check and out.name in step.derived:
                     _check_batch(step, out.name, out.shape, value, items)
