@@ -121,6 +121,7 @@ def build_all(folder: Path) -> dict[str, Path]:
         "fp16_16": convert(conv_program(ios16), ios16, "fp16"),
         "fp16_18": convert(conv_program(ios18), ios18, "fp16"),
         "fp32_18": convert(conv_program(ios18), ios18, "fp32"),
+        "fp32_15": convert(conv_program(ct.target.iOS15), ct.target.iOS15, "fp32"),
     }
     paths = {name: save(model, folder / f"{name}.mlpackage") for name, model in base.items()}
     t = {"weight_threshold": 100}

@@ -382,8 +382,11 @@ class TestMLPrograms:
         assert (payload["deployment_target"], payload["compute_precision"]) == ("iOS16 (opset CoreML6)", "fp32")
 
     def test_quantize_writes_a_package(self, mlpackages, tmp_path, capsys) -> None:
-        """quantize on a package writes a package beside it by default (here: a copy's folder)."""
+        """quantize on a package, or an ML Program .mlmodel file, writes a package beside it by default."""
         source = shutil.copytree(mlpackages["fp32_16"], tmp_path / "net.mlpackage")
         assert main(["quantize", str(source), "--method", "linear_lut", "--nbits", "4"]) == 0
         written = mlquant.load(tmp_path / "net_linear_lut_4.mlpackage")
         assert written.weights[0].storage == "lut" and "wrote" in capsys.readouterr().out
+        bare = shutil.copytree(mlpackages["fp32_16"] / "Data/com.apple.CoreML", tmp_path / "bare")
+        assert main(["quantize", str(bare / "model.mlmodel"), "--method", "float16"]) == 0
+        assert mlquant.load(bare / "model_float16.mlpackage").weights[0].storage == "float16"

@@ -88,6 +88,14 @@ class TestQuantizing:
         assert all(w.storage == "lut" and w.nbits == 3 for w in written.weights if not w.is_bias)
         assert all(np.array_equal(written.read(w), small.read(w)) for w in written.weights)
 
+    @pytest.mark.parametrize("quantizer", [mlquant.Float16Quantizer(), mlquant.LinearLUTQuantizer(4)])
+    def test_an_ios15_program_is_raised_to_ios16_for_constexpr_ops(self, mlpackages, tmp_path, quantizer) -> None:
+        """Constexpr ops need iOS16: an iOS15 program (CoreML5) becomes iOS16 (CoreML6) when it gets one."""
+        model = mlquant.load(mlpackages["fp32_15"])
+        assert (model.deployment_target, model.opset) == ("iOS15", "CoreML5")
+        written = _check_against_coremltools(mlquant.quantize(model, quantizer).save(tmp_path / "q.mlpackage"))
+        assert (written.deployment_target, written.opset, written.spec.specificationVersion) == ("iOS16", "CoreML6", 7)
+
     def test_float16_in_a_float32_program_is_cast(self, mlpackages, tmp_path) -> None:
         """float16 weights in a float32 program are a constexpr_cast to fp32, values exactly the halves."""
         model = mlquant.load(mlpackages["fp32_16"])
@@ -123,6 +131,25 @@ class TestQuantizing:
             assert written.deployment_target == target
             assert (written.weights[weight].storage, written.weights[weight].nbits) == (storage, nbits)
             assert np.array_equal(written.read(weight), form.dequantize())
+
+    @pytest.mark.parametrize(("blocks", "target"), [(1, "iOS16"), (4, "iOS18")])
+    def test_fractional_zero_points_are_stored_as_floats(self, mlpackages, tmp_path, blocks, target) -> None:
+        """Zero points that are not whole numbers are kept exactly (as float zero points), never rounded."""
+        model = mlquant.load(mlpackages["fp32_16"])
+        form = _affine(model.read("fc.weight"), 8, blocks)
+        form = AffineWeights(nbits=8, data=form.data, scale=form.scale, offset=form.offset + 0.25, signed=False)
+        written = _check_against_coremltools(model.replace({6: form}).save(tmp_path / "q.mlpackage"))
+        assert written.deployment_target == target
+        assert np.array_equal(written.read(6), form.dequantize())
+
+    def test_saving_is_deterministic(self, mlpackages, tmp_path) -> None:
+        """The same model saved twice, even from a bare .mlmodel file (a new manifest), gives the same bytes."""
+        shutil.copytree(mlpackages["palettize4_16"] / "Data/com.apple.CoreML", tmp_path / "bare")
+        model = mlquant.load(tmp_path / "bare/model.mlmodel").replace({0: np.zeros((16, 8, 3, 3), np.float32)})
+        first, second = model.save(tmp_path / "a.mlpackage"), model.save(tmp_path / "b.mlpackage")
+        files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+        assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
 
     def test_float_bias_linear_weights_are_refused(self, mlpackages) -> None:
         """NeuralNetwork-style scale and float bias has no ML Program op: storage_problem says why."""

@@ -74,11 +74,12 @@ def quantize_command(args: argparse.Namespace) -> int:
     nbits = args.nbits if args.nbits is not None else (16 if args.method == "float16" else 8)
     quantizer = from_name(args.method, nbits)
     name = quantizer.name
-    package = Path(args.model).is_dir()
-    suffix = ".mlpackage" if package else ".mlmodel"
-    output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}{suffix}")
-    check_output(output, folder=output.suffix == ".mlpackage", inputs=[] if args.force else [args.model], what="-o")
+    if args.output:
+        check_output(args.output, folder=Path(args.output).suffix == ".mlpackage",
+                     inputs=[] if args.force else [args.model], what="-o")
     model = load(args.model)
+    output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}{model.suffix}")
+    check_output(output, folder=output.suffix == ".mlpackage", inputs=[] if args.force else [args.model], what="-o")
     plan = QuantizationPlan(default=quantizer, select=selector_of(args), make_non_updatable=args.make_non_updatable)
     small = quantize(model, plan)
     small.save(output, overwrite=args.force)

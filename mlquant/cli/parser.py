@@ -131,12 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(run=_commands.inspect)
 
     quant = commands.add_parser("quantize", help="quantize a model's weights and save the result")
-    quant.add_argument("model", help="a .mlmodel file")
+    quant.add_argument("model", help="a .mlmodel file or an .mlpackage folder")
     quant.add_argument("--method", default="kmeans_lut", choices=[*BUILT_IN, "linear_symmetric"],
                        help="quantization function (default: kmeans_lut)")
     quant.add_argument("--nbits", type=int, default=None,
                        help="bits per weight: 1-8, or 16 for float16 (default: 8, and 16 for --method float16)")
-    quant.add_argument("-o", "--output", help="output file (default: <model>_<method>_<nbits>.mlmodel beside the input)")
+    quant.add_argument("-o", "--output", help="output file, or .mlpackage folder for an ML Program "
+                       "(default: <model>_<method>_<nbits>.mlmodel or .mlpackage beside the input)")
     quant.add_argument("--force", action="store_true", help="allow overwriting the input file")
     quant.add_argument("--json", action="store_true", help="print the result as JSON")
     _selection_options(quant)

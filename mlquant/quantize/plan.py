@@ -39,7 +39,7 @@ from ..errors import MlquantWarning, SettingsError
 from ..formats import Model, WeightInfo, weight_layer_types
 from ..formats.storage import STORAGE_RULES
 from ..weights import QuantizedWeights
-from ..weights.storage import describe, spec_version, target_name
+from ..weights.storage import spec_version, target_name
 from .quantizers import Quantizer
 
 __all__ = ["LayerSelector", "Notes", "Overrides", "QuantizationPlan", "dequantize", "quantize", "quantize_with_notes"]
@@ -388,8 +388,8 @@ def _check_storable(model: Model, form: QuantizedWeights, limit: int | None, whe
                f"raise the target to {target_name(target)} or choose another granularity or width")
         raise SettingsError(msg)
     others = [other.explain(form) for other in STORAGE_RULES if other is not rules and other.minimum_target(form) is not None]
-    instead = f"; {'; '.join(others)}" if others else f"; no Core ML format stores {describe(form)}"
-    msg = f"{where}: {rules.explain(form)}{instead}"
+    elsewhere = "".join(f"; {other}" for other in others)
+    msg = f"{where}: {rules.explain(form)}{elsewhere}"
     raise SettingsError(msg)
 
 

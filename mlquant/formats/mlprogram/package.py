@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ MODEL_PATH = "com.apple.CoreML/model.mlmodel"
 #: The blob file name mlquant writes, as the program refers to it.
 WEIGHT_FILE = "@model_path/weights/weight.bin"
 _WEIGHTS_FOLDER = "weights"
+MANIFEST_ITEMS = ("model.mlmodel", "weights")
 
 
 @attrs.frozen
@@ -84,8 +86,11 @@ def _weights(model_folder: Path) -> dict[str, bytes]:
 
 
 def new_manifest() -> dict[str, Any]:
-    """A manifest for a package holding a model message and its weights folder."""
-    model_id, weights_id = (secrets.token_hex(16) for _ in range(2))
+    """A manifest for a package holding a model message and its weights folder.
+
+    Its item identifiers are fixed (name-based UUIDs), so that the same model gives the same bytes.
+    """
+    model_id, weights_id = (str(uuid.uuid5(uuid.NAMESPACE_URL, f"mlquant:{item}")).upper() for item in MANIFEST_ITEMS)
     return {
         "fileFormatVersion": "1.0.0",
         "itemInfoEntries": {

@@ -125,6 +125,8 @@ def slots(block: Any, made: dict[str, tuple[Any, int]]) -> list[Slot]:
             if not name or name in seen or name not in made or not is_constant(made[name][0]):
                 continue
             producer, index = made[name]
+            if len(producer.outputs) != 1:
+                continue
             kind = output_type(producer, index)
             if kind.dtype.kind != "f":
                 continue

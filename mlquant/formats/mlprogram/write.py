@@ -145,17 +145,21 @@ def _new_op(w: _Writer, slot: prog.Slot, name: str, form: QuantizedWeights | np.
             "indices": (form.indices, UINT_OF_BITS[form.nbits]), "lut": (tables.reshape(lut_shape), out)})
     if isinstance(form, AffineWeights):
         data_kind = by_name(("int" if form.signed else "uint") + str(form.nbits))
-        zero = np.rint(form.offset)
+        zero = form.offset
+        # Whole zero points are stored as integers of the data's type (as coremltools does), others as floats.
+        whole = bool(np.array_equal(zero, np.rint(zero)))
         if version < IOS18 and layout_of(form) in ("tensor", "channel"):
             spread = [i for i, n in enumerate(form.scale.shape) if n > 1]
             axis = spread[0] if spread else 0
             scale, zero = (form.scale.reshape(-1), zero.reshape(-1)) if spread else (form.scale.reshape(()), zero.reshape(()))
+            zero_kind = data_kind if whole else by_name("fp32")
             return w.op("constexpr_affine_dequantize", name, slot.producer, out, shape, {
-                "quantized_data": (form.data, data_kind), "zero_point": (zero.astype(data_kind.dtype), data_kind),
+                "quantized_data": (form.data, data_kind), "zero_point": (zero.astype(zero_kind.dtype), zero_kind),
                 "scale": (scale, out), "axis": (np.array(axis, np.int32), i32)})
         parameters = {"data": (form.data, data_kind), "scale": (form.scale, out)}
         if np.any(zero):
-            parameters["offset"] = (zero.astype(data_kind.dtype), data_kind)
+            offset_kind = data_kind if whole else out
+            parameters["offset"] = (zero.astype(offset_kind.dtype), offset_kind)
         return w.op("constexpr_blockwise_shift_scale", name, slot.producer, out, shape, parameters)
     msg = f"an ML Program cannot store {type(form).__name__}"
     raise QuantizationError(msg)
@@ -184,11 +188,16 @@ def replace(model: MLProgramModel, new: Mapping[int, QuantizedWeights | np.ndarr
     block = prog.main_block(spec, model.function_name)
     made = prog.producers(block)
     dropped: set[str] = set()
+    positions = {out.name: i for i, op in enumerate(block.operations) for out in op.outputs}
     for index, form in new.items():
         slot = slots[index]
         old, _ = made[slot.producer]
         dropped |= _feeders(old, made)
-        _put(block, slot.producer, _new_op(writer, slot, op_name(old), form, version))
+        op = _new_op(writer, slot, op_name(old), form, version)
+        if slot.producer in positions:
+            block.operations[positions[slot.producer]].CopyFrom(op)
+        else:
+            _put(block, slot.producer, op)
     _drop_unused(block, dropped)
     if version > current:
         _raise_version(spec, version)
