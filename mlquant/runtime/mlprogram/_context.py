@@ -21,6 +21,9 @@ from ...errors import InvalidModelError, UnsupportedLayerError
 #: An operation's parameters in (``{param: [one array per argument]}``), its outputs out.
 Kernel = Callable[[Mapping[str, Sequence[np.ndarray]]], list[np.ndarray]]
 
+#: One argument of an operation: a variable's name, or a constant array.
+Binding = str | np.ndarray
+
 _REQUIRED: Any = object()
 
 
