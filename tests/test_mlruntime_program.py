@@ -216,41 +216,68 @@ class TestClassifierAndPreprocessing:
         assert list(labels) == [["cat", "dog", "eel"][i] for i in want.argmax(axis=1)]
 
 
+def _compressions():
+    """(name, target, optimization config) for each compressed form coremltools writes."""
+    import coremltools as ct
+    import coremltools.optimize.coreml as cto
+
+    return {
+        "affine_iOS16": (ct.target.iOS16, cto.OpLinearQuantizerConfig(weight_threshold=0)),
+        "lut_iOS16": (ct.target.iOS16, cto.OpPalettizerConfig(nbits=4, weight_threshold=0)),
+        "blockwise_iOS18": (
+            ct.target.iOS18,
+            cto.OpLinearQuantizerConfig(
+                dtype="int4", granularity="per_block", block_size=4, weight_threshold=0
+            ),
+        ),
+        "grouped_lut_iOS18": (
+            ct.target.iOS18,
+            cto.OpPalettizerConfig(nbits=2, granularity="per_grouped_channel", group_size=4, weight_threshold=0),
+        ),
+    }
+
+
 class TestConstexpr:
-    def test_linear_quantized_weights_run_dequantized(self, tmp_path):
-        """Weights stored as constexpr_affine_dequantize run as coremltools dequantizes them."""
+    @pytest.mark.parametrize("form", ["affine_iOS16", "lut_iOS16", "blockwise_iOS18", "grouped_lut_iOS18"])
+    def test_compressed_weights_run_dequantized(self, tmp_path, form):
+        """Weights stored as constexpr ops run as coremltools dequantizes them (affine, LUT, per block, grouped LUT)."""
+        import warnings
+
         import coremltools as ct
         import coremltools.optimize.coreml as cto
         from coremltools.converters.mil.frontend.milproto import load as milproto
 
+        import mlquant
+
+        target, op_config = _compressions()[form]
         rng = np.random.default_rng(6)
-        w = _rand(rng, 8, 4, 3, 3)
+        w = _rand(rng, 8, 8, 3, 3)
 
         def body(x):
             return _mb().conv(x=x, weight=w, pad_type="valid")
 
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mlmodel = ct.convert(
-                _program(body, (1, 4, 5, 5)), convert_to="mlprogram",
-                compute_precision=ct.precision.FLOAT32, minimum_deployment_target=ct.target.iOS16,
+                _mil._program([_spec((1, 8, 5, 5))], target, body), convert_to="mlprogram",
+                compute_precision=ct.precision.FLOAT32, minimum_deployment_target=target,
             )
-            config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(weight_threshold=0))
-            quantized = cto.linear_quantize_weights(mlmodel, config)
-        path = tmp_path / "q.mlpackage"
-        quantized.save(str(path))
-        import mlquant
-
+            compress = cto.palettize_weights if "lut" in form else cto.linear_quantize_weights
+            compressed = compress(mlmodel, cto.OptimizationConfig(global_config=op_config))
+        path = tmp_path / "compressed.mlpackage"
+        compressed.save(str(path))
         model = mlquant.load(path)
         assert any(t.startswith("constexpr_") for t in _mil.op_types(model))
-        spec = quantized.get_spec()
-        loaded = milproto.load(spec, spec.specificationVersion, quantized.weights_dir)
-        (op,) = [op for op in loaded.functions["main"].operations if op.op_type.startswith("constexpr_")]
-        dequantized = np.asarray(op.materialized_val_inference(), dtype=np.float32)
+        spec = compressed.get_spec()
+        loaded = milproto.load(spec, spec.specificationVersion, compressed.weights_dir)
+        conv = next(op for op in loaded.functions["main"].operations if op.op_type == "conv")
+        weight_op = conv.weight.op
+        dequantized = np.asarray(
+            weight_op.materialized_val_inference() if weight_op.op_type.startswith("constexpr_") else weight_op.val.val,
+            dtype=np.float32,
+        )
         assert not np.array_equal(dequantized, w)
-        x = _rand(rng, 2, 4, 5, 5)
+        x = _rand(rng, 2, 8, 5, 5)
         (got,) = MILProgram(model).run({"x0": x}).values()
         want = run_node("Conv", {"x": x}, {}, constants={"w": dequantized})[0]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
