@@ -208,8 +208,8 @@ def _grouped(matrix: np.ndarray, shape: ConvShape, finish):
 def _depthwise(taps: np.ndarray, shape: ConvShape, finish):
     """Depthwise product (one input channel per group): a weighted sum of shifted inputs.
 
-    Each image's windows are a strided ``(H_out, W_out, KH, KW, C)`` view of its padded input
-    (no copy), reduced against the ``(KH, KW, C)`` taps by one ``numpy.einsum`` call, whose
+    The windows are a strided ``(N, H_out, W_out, KH, KW, C)`` view of the padded input (no
+    copy), reduced against the ``(KH, KW, C)`` taps by one ``numpy.einsum`` call, whose
     sum-of-products loop is about twice as fast as a multiply and an add per tap.
     """
     _, groups, multiplier = taps.shape
@@ -226,11 +226,8 @@ def _depthwise(taps: np.ndarray, shape: ConvShape, finish):
         item = x.itemsize
         s2, s1, s0 = c * item, w * c * item, h * w * c * item
         out = np.empty((n, oh, ow, channels), dtype=np.float32)
-        for image in range(n):
-            view = np.ndarray(
-                (oh, ow, kh, kw, c), np.float32, x, image * s0, (s1 * sh, s2 * sw, s1 * dh, s2 * dw, item)
-            )
-            np.einsum("hwijc,ijc->hwc", view, weights, out=out[image])
+        view = np.ndarray((n, oh, ow, kh, kw, c), np.float32, x, 0, (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, item))
+        np.einsum("nhwijc,ijc->nhwc", view, weights, out=out)
         finish(out.reshape(-1, channels))
         return out
 

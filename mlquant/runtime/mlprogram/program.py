@@ -8,13 +8,14 @@ from typing import Any, Literal
 import numpy as np
 
 from ...errors import DataError, InternalError, InvalidModelError, MlquantError, SettingsError
-from .._kernels.parallel import map_chunks
+from .._kernels.parallel import map_chunks, workers
 from ._build import Built, Step, build, caster, compute_dtype, declared_shape, releases, tensor_dtype
 
 __all__ = ["MILProgram"]
 
 #: Feed bytes per chunk: a batch runs through the whole program a few items at a time, so each
-#: operation's output is still in cache when the next one reads it.
+#: operation's output is still in cache when the next one reads it (and in at least as many
+#: chunks as there are worker threads).
 _CHUNK_BYTES = 1 << 20
 
 Precision = Literal["program", "float32"]
@@ -130,7 +131,7 @@ class MILProgram:
         batch = next(iter(checked.values())).shape[0]
         if self._batched:
             per_item = sum(x[0].nbytes for x in checked.values())
-            size = max(1, min(batch, _CHUNK_BYTES // max(1, per_item)))
+            size = max(1, min(-(-batch // workers()), _CHUNK_BYTES // max(1, per_item)))
             try:
                 return self._run_chunks(checked, batch, size)
             except _NotBatchable as error:
