@@ -112,7 +112,7 @@ def run(model: Any, inputs: Sequence[np.ndarray], precision: str = "float32") ->
     """Run a converted program once in the reference runtime, feeds in input order, outputs in output order.
 
     Inputs with a leading 1 go in as they are (that 1 is the batch); otherwise each is fed as a
-    batch of one item and the outputs lose that batch axis again.
+    batch of one item. Outputs that came back with an extra batch axis (stacked items) lose it again.
     """
     from mlquant.runtime import MILProgram
 
@@ -120,4 +120,21 @@ def run(model: Any, inputs: Sequence[np.ndarray], precision: str = "float32") ->
     leading_one = all(x.ndim and x.shape[0] == 1 for x in inputs)
     feeds = {n: x if leading_one else x[np.newaxis] for n, x in zip(program.input_names, inputs, strict=True)}
     outputs = program.run(feeds)
-    return [outputs[n] if leading_one else outputs[n][0] for n in program.output_names]
+    ranks = _declared_ranks(model)
+    results = []
+    for name in program.output_names:
+        value = outputs[name]
+        stacked = not leading_one or (name in ranks and value.ndim == ranks[name] + 1)
+        results.append(value[0] if stacked else value)
+    return results
+
+
+def _declared_ranks(model: Any) -> dict[str, int]:
+    """The declared rank of every tensor operation output of the main function."""
+    function = model.program.functions[model.function_name]
+    ranks = {}
+    for op in function.block_specializations[function.opset].operations:
+        for out in op.outputs:
+            if out.type.WhichOneof("type") == "tensorType":
+                ranks[out.name] = len(out.type.tensorType.dimensions)
+    return ranks

@@ -208,14 +208,14 @@ class OnnxOps:
 Net = Callable[[Any, Any, Weights], Any]
 
 
-def mil_program(net: Net, shape: Sequence[int], seed: int) -> Any:
-    """The network as a MIL program with input ``x`` of ``shape`` (batch 1)."""
+def mil_program(net: Net, shape: Sequence[int], seed: int, target: Any = None) -> Any:
+    """The network as a MIL program with input ``x`` of ``shape`` (batch 1), for ``target`` (default iOS16)."""
     import coremltools as ct
     from coremltools.converters.mil import Builder as mb
 
     ops = MilOps()
 
-    @mb.program(input_specs=[mb.TensorSpec(shape=tuple(shape))], opset_version=ct.target.iOS16)
+    @mb.program(input_specs=[mb.TensorSpec(shape=tuple(shape))], opset_version=target or ct.target.iOS16)
     def program(x):
         return net(ops, x, Weights(seed))
 

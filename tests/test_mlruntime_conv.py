@@ -125,6 +125,30 @@ class TestConvTranspose:
         np.testing.assert_allclose(got, want, **TOLERANCE)
 
 
+    def test_same_padding_matches_onnx_same_upper(self, tmp_path):
+        """conv_transpose with pad_type same gives input * stride outputs, cropping as ONNX's SAME_UPPER."""
+        rng = np.random.default_rng(11)
+        x, w = _rand(rng, 1, 2, 3, 4), _rand(rng, 2, 3, 4, 3)
+        model = _mil.one_op(
+            tmp_path, lambda mb, a: mb.conv_transpose(x=a, weight=w, strides=[2, 2], pad_type="same"), [x]
+        )
+        (got,) = _mil.run(model, [x])
+        want = run_node("ConvTranspose", {"x": x}, {"strides": [2, 2], "auto_pad": "SAME_UPPER"}, constants={"w": w})[0]
+        assert got.shape == (1, 3, 6, 8)
+        np.testing.assert_allclose(got, want, **TOLERANCE)
+
+    def test_one_dimensional_conv_transpose_matches_onnx(self, tmp_path):
+        """A 1-D conv_transpose equals ONNX's 1-D ConvTranspose."""
+        rng = np.random.default_rng(12)
+        x, w = _rand(rng, 1, 3, 5), _rand(rng, 3, 2, 3)
+        model = _mil.one_op(
+            tmp_path, lambda mb, a: mb.conv_transpose(x=a, weight=w, strides=[2], pad_type="custom", pad=[1, 0]), [x]
+        )
+        (got,) = _mil.run(model, [x])
+        want = run_node("ConvTranspose", {"x": x}, {"strides": [2], "pads": [1, 0]}, constants={"w": w})[0]
+        np.testing.assert_allclose(got, want, **TOLERANCE)
+
+
 class TestPool:
     @pytest.mark.parametrize("kind", ["max", "avg"])
     @pytest.mark.parametrize(

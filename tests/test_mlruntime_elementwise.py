@@ -105,6 +105,7 @@ UNARY = [
     ("tanh", "Tanh", None),
     ("erf", "Erf", None),
     ("sign", "Sign", None),
+
     ("relu", "Relu", None),
     ("sigmoid", "Sigmoid", None),
     ("softplus", "Softplus", None),

@@ -58,3 +58,24 @@ class TestNetworks:
         (batch,) = program.run({name_in: x}).values()
         items = np.concatenate([next(iter(program.run({name_in: x[i : i + 1]}).values())) for i in range(4)])
         np.testing.assert_allclose(batch, items, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("target", ["iOS15", "iOS17", "iOS18"])
+def test_fp16_programs_of_every_target_agree_with_onnxruntime(tmp_path, target):
+    """The vit and separable networks converted with fp16 compute for iOS15, iOS17 and iOS18 targets run
+    in the program's precision within fp16 error of onnxruntime's float32 result, with the same top-1."""
+    import coremltools as ct
+
+    from mlquant.runtime import MILProgram
+
+    for seed, name in enumerate(("vit", "separable")):
+        net, shape = NETWORKS[name]
+        version = getattr(ct.target, target)
+        program = _twin.mil_program(net, shape, seed, target=version)
+        model = _mil.convert(program, tmp_path, precision="float16", target=version)
+        runner = MILProgram(model)
+        x = np.random.default_rng(seed).standard_normal((4, *shape[1:])).astype(np.float32)
+        (out,) = runner.run({runner.input_names[0]: x}).values()
+        want = session(_twin.onnx_model(net, shape, seed)).run(["y"], {"x": x})[0]
+        np.testing.assert_allclose(out, want, rtol=0, atol=3e-2 * np.abs(want).max())
+        np.testing.assert_array_equal(out.argmax(axis=1), want.argmax(axis=1))

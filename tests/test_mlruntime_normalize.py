@@ -140,6 +140,31 @@ class TestDense:
         np.testing.assert_allclose(got, want, **TOLERANCE)
 
 
+    @pytest.mark.parametrize("mask", [None, "bool", "float"])
+    def test_scaled_dot_product_attention(self, tmp_path, mask):
+        """scaled_dot_product_attention (iOS18) is softmax(Q K^T / sqrt(E) + mask) V, a bool mask dropping scores."""
+        import coremltools as ct
+
+        rng = np.random.default_rng(12)
+        q, k, v = _rand(rng, 1, 2, 3, 4), _rand(rng, 1, 2, 5, 4), _rand(rng, 1, 2, 5, 6)
+        masks = {"bool": rng.random((3, 5)) > 0.3, "float": _rand(rng, 3, 5)}
+        m = masks.get(mask)
+        if m is not None and m.dtype == bool:
+            m[:, 0] = True
+
+        def make(mb, a, b, c):
+            extra = {} if m is None else {"attn_mask": m}
+            return mb.scaled_dot_product_attention(query=a, key=b, value=c, **extra)
+
+        model = _mil.one_op(tmp_path, make, [q, k, v], target=ct.target.iOS18)
+        (got,) = _mil.run(model, [q, k, v])
+        scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(4)
+        if m is not None:
+            scores = np.where(m, scores, -np.inf) if m.dtype == bool else scores + m
+        e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        np.testing.assert_allclose(got, (e / e.sum(axis=-1, keepdims=True)) @ v, **TOLERANCE)
+
+
 class TestResize:
     @pytest.mark.parametrize("scale", [2, 3])
     def test_upsample_nearest_matches_onnx(self, tmp_path, scale):

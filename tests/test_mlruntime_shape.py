@@ -50,6 +50,18 @@ class TestReorganize:
         want = np.stack([a, b], axis=2).reshape(1, 4, 3) if interleave else np.concatenate([a, b], axis=1)
         np.testing.assert_array_equal(got, want)
 
+    def test_constant_class_token_joins_every_item_of_a_batch(self, tmp_path):
+        """concat of a constant (1, 1, D) token with a (1, N, D) input repeats the token for each item of a batch."""
+        from mlquant.runtime import MILProgram
+
+        token = np.float32([[[9.0, 8.0, 7.0, 6.0]]])
+        x = np.zeros((1, 3, 4), np.float32)
+        program = MILProgram(_mil.one_op(tmp_path, lambda mb, a: mb.concat(values=[token, a], axis=1), [x]))
+        assert program.batched
+        batch = np.random.default_rng(2).standard_normal((5, 3, 4)).astype(np.float32)
+        (got,) = program.run({"x0": batch}).values()
+        np.testing.assert_array_equal(got, np.concatenate([np.repeat(token, 5, axis=0), batch], axis=1))
+
     def test_split_and_stack(self, tmp_path, x):
         """split by sizes and by count; stack puts results on a new axis."""
 
@@ -144,15 +156,56 @@ class TestIndexing:
 
 class TestShapeOps:
     def test_shape_fill_and_cast(self, tmp_path, x):
-        """shape gives int32 dimensions, fill a tensor of them, cast converts the dtype."""
+        """shape gives int32 dimensions, fill a tensor of them, cast converts the dtype, identity passes x."""
 
         def make(mb, a):
             s = mb.shape(x=a)
-            return s, mb.fill(shape=s, value=2.5), mb.cast(x=mb.mul(x=a, y=np.float32(0.5)), dtype="int32")
+            cast = mb.cast(x=mb.mul(x=a, y=np.float32(0.5)), dtype="int32")
+            return s, mb.fill(shape=s, value=2.5), cast, mb.identity(x=a)
 
-        s, filled, cast = _one(tmp_path, make, x)
+        s, filled, cast, same = _one(tmp_path, make, x)
+        np.testing.assert_array_equal(same, x)
         np.testing.assert_array_equal(s, np.int32(x.shape))
         assert s.dtype == np.int32
         np.testing.assert_array_equal(filled, np.full(x.shape, 2.5, np.float32))
         assert cast.dtype == np.int32
         np.testing.assert_array_equal(cast, (x * 0.5).astype(np.int32))
+
+
+class TestOrdering:
+    @pytest.mark.parametrize("ascending", [False, True])
+    def test_topk_and_argsort(self, tmp_path, ascending):
+        """topk gives the k largest (or smallest) values and indices, sorted; argsort orders the axis."""
+        x = np.random.default_rng(3).permutation(24).astype(np.float32).reshape(1, 4, 6)
+
+        def make(mb, a):
+            values, indices = mb.topk(x=a, k=3, axis=-1, ascending=ascending)
+            return values, indices, mb.argsort(x=a, axis=1, ascending=ascending)
+
+        values, indices, order = _one(tmp_path, make, x)
+        ranked = np.argsort(x if ascending else -x, axis=-1)[..., :3]
+        np.testing.assert_array_equal(indices, ranked)
+        np.testing.assert_array_equal(values, np.take_along_axis(x, ranked, axis=-1))
+        np.testing.assert_array_equal(order, np.argsort(x if ascending else -x, axis=1))
+
+    @pytest.mark.parametrize(("exclusive", "reverse"), [(False, False), (True, False), (False, True), (True, True)])
+    def test_cumsum(self, tmp_path, exclusive, reverse):
+        """cumsum along an axis, exclusive and reversed, as ONNX CumSum computes it."""
+        x = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
+        (got,) = _one(tmp_path, lambda mb, a: mb.cumsum(x=a, axis=2, exclusive=exclusive, reverse=reverse), x)
+        want = run_node(
+            "CumSum", {"x": x}, {"exclusive": int(exclusive), "reverse": int(reverse)}, constants={"axis": np.int64(2)}
+        )[0]
+        np.testing.assert_array_equal(got, want)
+
+    def test_reverse_band_part_fill_like(self, tmp_path):
+        """reverse flips the named axes, band_part keeps a band of the last two axes, fill_like copies a shape."""
+        x = np.arange(1 * 4 * 5, dtype=np.float32).reshape(1, 4, 5)
+
+        def make(mb, a):
+            return mb.reverse(x=a, axes=[-1]), mb.band_part(x=a, lower=1, upper=0), mb.fill_like(ref_tensor=a, value=3.0)
+
+        flipped, band, filled = _one(tmp_path, make, x)
+        np.testing.assert_array_equal(flipped, x[..., ::-1])
+        np.testing.assert_array_equal(band, np.tril(x) - np.tril(x, -2))
+        np.testing.assert_array_equal(filled, np.full_like(x, 3.0))

@@ -36,7 +36,12 @@ class ConvShape:
 
 
 def products(
-    weights: np.ndarray, bias: np.ndarray | None, groups: int, shape: ConvShape, relu: bool = False
+    weights: np.ndarray,
+    bias: np.ndarray | None,
+    groups: int,
+    shape: ConvShape,
+    relu: bool = False,
+    clip: tuple[float, float] | None = None,
 ) -> Callable[[np.ndarray, Window], np.ndarray]:
     """The product for one convolution: ``(padded NHWC input, window) -> NHWC output``.
 
@@ -46,19 +51,20 @@ def products(
         groups: Channel groups (``C_in / groups`` channels each; depthwise when that is 1).
         shape: Kernel, dilation and stride.
         relu: Clip the output at zero while each block is still in cache.
+        clip: Clip the output to ``[low, high]`` instead (a folded relu6 or clip).
     """
     cout, kc, kh, kw = weights.shape
     if groups > 1 and kc == 1:
         taps = weights.reshape(groups, cout // groups, kh * kw).transpose(2, 0, 1).copy()
-        return _depthwise(taps, shape, _finisher(bias, relu))
+        return _depthwise(taps, shape, _finisher(bias, relu, clip))
     # (G, C_out/G, Cg, KH, KW) -> (G, KH * KW * Cg, C_out/G): rows follow the unfolding order
     matrix = weights.reshape(groups, cout // groups, kc, kh, kw).transpose(0, 3, 4, 2, 1)
     matrix = np.ascontiguousarray(matrix.reshape(groups, kh * kw * kc, cout // groups), dtype=np.float32)
     if groups > 1:
-        return _grouped(matrix, shape, _finisher(bias, relu))
+        return _grouped(matrix, shape, _finisher(bias, relu, clip))
     if kh == kw == 1 and shape.stride == (1, 1):
-        return _pointwise(matrix[0], _finisher(bias, relu))
-    return _unfolded(matrix[0], bias, shape, _finisher(None, relu))
+        return _pointwise(matrix[0], _finisher(bias, relu, clip))
+    return _unfolded(matrix[0], bias, shape, _finisher(None, relu, clip))
 
 
 def _blocks(n: int, rows: int, row_bytes: int):
@@ -74,15 +80,18 @@ def _blocks(n: int, rows: int, row_bytes: int):
                 yield image, image + 1, top, min(rows, top + band)
 
 
-def _finisher(bias: np.ndarray | None, relu: bool):
-    """What follows each block's matrix product: add the bias, clip at zero (in place)."""
+def _finisher(bias: np.ndarray | None, relu: bool, clip: tuple[float, float] | None = None):
+    """What follows each block's matrix product: add the bias, clip at zero or to a range (in place)."""
     tile = tile_vector(bias) if bias is not None else None
+    low, high = (np.float32(clip[0]), np.float32(clip[1])) if clip is not None else (None, None)
 
     def finish(block: np.ndarray) -> None:
         if tile is not None:
             add_tiled(block, tile)
         if relu:
             relu_inplace(block)
+        elif low is not None:
+            np.clip(block, low, high, out=block)
 
     return finish
 
@@ -197,20 +206,29 @@ def _grouped(matrix: np.ndarray, shape: ConvShape, finish):
 
 
 def _depthwise(taps: np.ndarray, shape: ConvShape, finish):
-    """Depthwise product (one input channel per group): a weighted sum of shifted inputs."""
+    """Depthwise product (one input channel per group): a weighted sum of shifted inputs.
+
+    The windows are a strided ``(N, H_out, W_out, KH, KW, C)`` view of the padded input (no
+    copy), reduced against the ``(KH, KW, C)`` taps by one ``numpy.einsum`` call, whose
+    sum-of-products loop is about twice as fast as a multiply and an add per tap.
+    """
     _, groups, multiplier = taps.shape
     (kh, kw), (dh, dw), (sh, sw) = shape.kernel, shape.dilation, shape.stride
+    channels = groups * multiplier
+    weights = np.ascontiguousarray(taps.reshape(kh, kw, channels))
 
     def product(x: np.ndarray, win: Window) -> np.ndarray:
         n, oh, ow = x.shape[0], win.out_h, win.out_w
-        out = np.zeros((n, oh, ow, groups, multiplier), dtype=np.float32)
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
-            for j in range(kw):
-                columns = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
-                out += x[:, rows, columns, :, np.newaxis] * taps[i * kw + j]
-        result = out.reshape(n, oh, ow, groups * multiplier)
-        finish(result.reshape(-1, groups * multiplier))
-        return result
+        if multiplier > 1:
+            x = np.repeat(x, multiplier, axis=3)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        _, h, w, c = x.shape
+        item = x.itemsize
+        s2, s1, s0 = c * item, w * c * item, h * w * c * item
+        out = np.empty((n, oh, ow, channels), dtype=np.float32)
+        view = np.ndarray((n, oh, ow, kh, kw, c), np.float32, x, 0, (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, item))
+        np.einsum("nhwijc,ijc->nhwc", view, weights, out=out)
+        finish(out.reshape(-1, channels))
+        return out
 
     return product

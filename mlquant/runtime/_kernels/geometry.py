@@ -51,6 +51,10 @@ def pad(x: np.ndarray, win: Window, value: float) -> np.ndarray:
     top, bottom, left, right = win.top, win.bottom, win.left, win.right
     if top == bottom == left == right == 0:
         return x
-    padded = np.full((n, h + top + bottom, w + left + right, c), value, dtype=np.float32)
+    padded = np.empty((n, h + top + bottom, w + left + right, c), dtype=np.float32)
+    padded[:, :top] = value  # only the border is filled: the input overwrites the rest
+    padded[:, top + h :] = value
+    padded[:, top : top + h, :left] = value
+    padded[:, top : top + h, left + w :] = value
     padded[:, top : top + h, left : left + w, :] = x
     return padded

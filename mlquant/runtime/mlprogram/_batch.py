@@ -17,10 +17,13 @@ import numpy as np
 from ._context import OpContext, normalize_axes
 
 #: Operations whose result for one item depends on where the batch sits, or on the batch size.
-_NEVER = frozenset({"shape", "fill", "range_1d", "einsum"})
+_NEVER = frozenset({"shape", "fill", "range_1d"})
 
 #: Operations whose ``axes`` may be absent, meaning every axis (the batch axis among them).
-_ALL_AXES_BY_DEFAULT = frozenset({"squeeze", "layer_norm"})
+_ALL_AXES_BY_DEFAULT = frozenset({"squeeze", "layer_norm", "reverse"})
+
+#: Operations whose ``axis`` defaults to 0 when absent.
+_AXIS_ZERO_BY_DEFAULT = frozenset({"cumsum", "gather", "gather_along_axis"})
 
 
 def _leading_one(shape: tuple[int | None, ...] | None) -> bool:
@@ -43,17 +46,19 @@ def batch_safe(ctx: OpContext, derived: Mapping[str, Sequence[_Shape]]) -> str |
         if not all(_leading_one(shape) for shape in shapes):
             return f"'{param}' is not declared with a leading 1"
     for out in ctx.outputs:
-        if out.dtype is not None and not _leading_one(out.shape):
+        if ctx.type != "classify" and out.dtype is not None and not _leading_one(out.shape):
             return f"output '{out.name}' is not declared with a leading 1"
     first = next(iter(derived.values()))[0]
     rank = len(first) if first is not None else 0
     out_rank = len(ctx.outputs[0].shape or ())
-    if ctx.type == "gather" and "x" not in derived:
+    if ctx.type in ("gather", "gather_along_axis") and "x" not in derived:
         pass
     elif ctx.has("axis") and ctx.is_constant("axis"):
         axis_rank = out_rank if ctx.type == "stack" else rank
         if 0 in normalize_axes(ctx.ints("axis"), axis_rank):
             return "it works along axis 0"
+    elif not ctx.has("axis") and ctx.type in _AXIS_ZERO_BY_DEFAULT:
+        return "it works along axis 0"
     if ctx.is_constant("axes"):
         axis_rank = out_rank if ctx.type == "expand_dims" else rank
         if 0 in normalize_axes(ctx.ints("axes"), axis_rank):
@@ -81,6 +86,12 @@ def _specific(ctx: OpContext, derived: Mapping[str, Sequence[_Shape]], rank: int
             return f"target shape {list(target)} does not keep a leading 1"
     if ctx.type == "l2_norm" and rank <= 3:
         return "it normalizes over axis 0"
+    if ctx.type == "band_part" and rank < 3:
+        return "its band spans axis 0"
+    if ctx.type == "einsum":
+        if None in ctx.variables.get("values", (None,)):
+            return "einsum with a constant operand"
+        return _einsum(str(ctx.scalar("equation")))
     if ctx.type == "matmul":
         transpose_x = bool(ctx.scalar("transpose_x", False))
         if "y" in derived and (ctx.rank("y") or 0) < 3:
@@ -93,3 +104,12 @@ def _specific(ctx: OpContext, derived: Mapping[str, Sequence[_Shape]], rank: int
     if ctx.type == "slice_by_index" and np.asarray(ctx.const("squeeze_mask", [False])).reshape(-1)[0]:
         return "it indexes axis 0"
     return None
+
+
+def _einsum(equation: str) -> str | None:
+    """An einsum keeps items apart when every operand and the result start with the same index."""
+    terms, _, result = equation.replace(" ", "").partition("->")
+    firsts = {term[:1] for term in terms.split(",")} | {result[:1]}
+    if len(firsts) == 1 and "." not in firsts and "" not in firsts:
+        return None
+    return f"equation {equation!r} does not keep the leading axis apart"

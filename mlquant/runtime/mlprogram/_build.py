@@ -23,11 +23,9 @@ from ...errors import (
 )
 from ...formats.mlprogram.values import dtype_of, tensor_value
 from ._batch import batch_safe
-from ._context import Kernel, OpContext, Output
+from ._context import Binding, Kernel, OpContext, Output
+from ._fuse import fold_activations
 from .registry import KERNELS, is_constant_op
-
-#: One argument: a variable's name, or a constant array.
-Binding = str | np.ndarray
 
 _Shape = tuple[int | None, ...] | None
 
@@ -74,6 +72,16 @@ def declared_shape(value_type: Any) -> _Shape:
     )
 
 
+def op_name(op: Any) -> str:
+    """An operation's name: its ``name`` attribute, else its first output's name, else its type."""
+    if "name" in op.attributes:
+        strings = op.attributes["name"].immediateValue.tensor.strings.values
+        if strings:
+            first = strings[0]
+            return first.decode() if isinstance(first, bytes) else str(first)
+    return op.outputs[0].name if op.outputs else op.type
+
+
 def tensor_dtype(value_type: Any) -> np.dtype | None:
     """A tensor type's element dtype (None for lists, dictionaries and other non-tensor types)."""
     if value_type.WhichOneof("type") != "tensorType":
@@ -109,7 +117,7 @@ def _unsupported(name: str, op_type: str) -> UnsupportedLayerError:
 
 
 def build(
-    block: Any, model: Any, inputs: Mapping[str, _Shape], round_fp16: bool, batch: bool
+    block: Any, model: Any, inputs: Mapping[str, _Shape], round_fp16: bool, batch: bool, keep: set[str]
 ) -> Built:
     """Read a block: constants, steps with kernels, releases, and whether a batch runs in one pass.
 
@@ -119,6 +127,7 @@ def build(
         inputs: The function's input names and declared shapes.
         round_fp16: Round results the program declares as fp16 (the program's own precision).
         batch: Whether the inputs are declared with a leading 1 that a batch may stand for.
+        keep: The function's outputs (never folded into the operation that produces them).
     """
     constants: dict[str, np.ndarray] = {}
     shapes: dict[str, _Shape] = dict(inputs)
@@ -126,11 +135,11 @@ def build(
     pending: list[tuple[OpContext, dict[str, tuple[Binding, ...]]]] = []
     reason = None if batch else "its inputs are not declared with a leading 1"
     for op in block.operations:
-        name = op.outputs[0].name if op.outputs else op.type
+        name = op_name(op)
         where = f"operation '{name}' ({op.type})"
         if is_constant_op(op.type):
             value = np.asarray(model.const_value(op))
-            constants[name] = value.astype(compute_dtype(value.dtype), copy=False)
+            constants[op.outputs[0].name] = value.astype(compute_dtype(value.dtype), copy=False)
             continue
         if op.type not in KERNELS or len(op.blocks):
             raise _unsupported(name, op.type)
@@ -151,7 +160,7 @@ def build(
         shapes.update((out.name, out.shape) for out in outputs)
         pending.append((ctx, params))
     steps = []
-    for ctx, params in pending:
+    for ctx, params in fold_activations(pending, keep):
         reads_derived = any(b in derived for bound in ctx.variables.values() for b in bound if b is not None)
         ctx = attrs.evolve(ctx, batched=reason is None and reads_derived)
         kernel = _kernel(ctx)
@@ -239,3 +248,4 @@ def releases(steps: tuple[Step, ...], keep: set[str]) -> tuple[Step, ...]:
         release += [o.name for o in step.outputs if o.name not in last and o.name not in keep]
         out.append(attrs.evolve(step, release=tuple(dict.fromkeys(release))))
     return tuple(out)
+

@@ -21,6 +21,9 @@ from ...errors import InvalidModelError, UnsupportedLayerError
 #: An operation's parameters in (``{param: [one array per argument]}``), its outputs out.
 Kernel = Callable[[Mapping[str, Sequence[np.ndarray]]], list[np.ndarray]]
 
+#: One argument of an operation: a variable's name, or a constant array.
+Binding = str | np.ndarray
+
 _REQUIRED: Any = object()
 
 
@@ -41,7 +44,7 @@ class OpContext:
     """One operation of a program, as a kernel builder sees it."""
 
     name: str
-    """The operation's name (its first output's name: MIL operations carry no other)."""
+    """The operation's name (its ``name`` attribute, else its first output's name)."""
     type: str
     """The operation type (``conv``, ``add``...)."""
     constants: Mapping[str, tuple[np.ndarray, ...]] = attrs.field(repr=False)
@@ -57,6 +60,8 @@ class OpContext:
     """Whether the executor runs a whole batch along axis 0 where the program declares 1."""
     proto: Any = attrs.field(default=None, repr=False, eq=False)
     """The ``Operation`` message, for builders reading list immediates (``classify``)."""
+    clip: tuple[float, float] | None = None
+    """A range to clip the result to: the executor folded the following relu, relu6 or clip in."""
 
     def has(self, param: str) -> bool:
         """Whether the operation binds ``param``."""

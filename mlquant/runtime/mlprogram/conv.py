@@ -44,7 +44,8 @@ def build_conv(ctx: OpContext) -> Kernel:
     padding = Padding(ctx, spatial)
     shape = ConvShape((kh, kw), dilation, stride)
     effective = ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1)
-    product = products(weight, bias, groups, shape)
+    relu = ctx.clip == (0.0, float("inf"))
+    product = products(weight, bias, groups, shape, relu=relu, clip=None if relu else ctx.clip)
     windows: dict[tuple[int, int], Window] = {}
     where = f"operation '{ctx.name}' (conv)"
 

@@ -1,4 +1,5 @@
-"""Dense products: ``linear``, ``matmul`` (with ``transpose_x``/``transpose_y``) and ``einsum``.
+"""Dense products: ``linear``, ``matmul`` (with ``transpose_x``/``transpose_y``), ``einsum`` and
+``scaled_dot_product_attention``.
 
 ``linear`` multiplies the last axis by the transposed ``(D_out, D_in)`` weights (prepared once)
 and adds the bias. ``matmul`` follows numpy's rules (rank-1 operands, broadcast batch axes).
@@ -62,3 +63,23 @@ def build_einsum(ctx: OpContext) -> Kernel:
         return [np.einsum(equation, *args["values"], optimize=True)]
 
     return einsum
+
+
+def build_scaled_dot_product_attention(ctx: OpContext) -> Kernel:
+    """Build ``scaled_dot_product_attention``: ``softmax(Q @ K.T / sqrt(E) + mask) @ V``.
+
+    A boolean mask keeps the scores where it is true (the others become ``-inf``); a float mask
+    is added to the scores.
+    """
+
+    def attention(args: Mapping[str, Sequence[np.ndarray]]) -> list[np.ndarray]:
+        q, k, v = one(args, "query"), one(args, "key"), one(args, "value")
+        scores = np.matmul(q, np.swapaxes(k, -1, -2)) * np.float32(1.0 / np.sqrt(q.shape[-1]))
+        if "attn_mask" in args:
+            mask = one(args, "attn_mask")
+            scores = np.where(mask, scores, -np.inf) if mask.dtype == np.bool_ else scores + mask
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        scores /= scores.sum(axis=-1, keepdims=True)
+        return [np.matmul(scores, v)]
+
+    return attention

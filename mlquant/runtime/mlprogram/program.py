@@ -8,13 +8,14 @@ from typing import Any, Literal
 import numpy as np
 
 from ...errors import DataError, InternalError, InvalidModelError, MlquantError, SettingsError
-from .._kernels.parallel import map_chunks
+from .._kernels.parallel import map_chunks, workers
 from ._build import Built, Step, build, caster, compute_dtype, declared_shape, releases, tensor_dtype
 
 __all__ = ["MILProgram"]
 
 #: Feed bytes per chunk: a batch runs through the whole program a few items at a time, so each
-#: operation's output is still in cache when the next one reads it.
+#: operation's output is still in cache when the next one reads it (and in at least as many
+#: chunks as there are worker threads).
 _CHUNK_BYTES = 1 << 20
 
 Precision = Literal["program", "float32"]
@@ -65,16 +66,22 @@ class MILProgram:
         self._layout = "native" if leading == {None} else "one" if leading == {1} else "stack"
         round_fp16 = precision == "program"
         shapes = {name: shape for name, (_, shape) in self._inputs.items()}
-        built: Built = build(block, model, shapes, round_fp16, self._layout == "one")
         self._outputs = tuple(block.outputs)
+        built: Built = build(block, model, shapes, round_fp16, self._layout == "one", set(self._outputs))
         self._steps: tuple[Step, ...] = releases(built.steps, set(self._outputs))
         self._constants = built.constants
-        self._casters = {
-            step.name: [caster(out.dtype, round_fp16) for out in step.outputs] for step in self._steps
-        }
+        self._casters = [[caster(out.dtype, round_fp16) for out in step.outputs] for step in self._steps]
         self._feed_casters = {name: caster(dtype, round_fp16) for name, (dtype, _) in self._inputs.items()}
         self.batch_reason = built.batch_reason if self._layout == "one" else None
         self._batched = self._layout == "native" or (self._layout == "one" and self.batch_reason is None)
+        declared = {o.name: (s.type, o.shape) for s in self._steps for o in s.outputs}
+        #: Outputs whose items are stacked on a new axis when the program runs item by item
+        #: (those not declared with a leading 1 that the items' results join along).
+        self._stacked = frozenset(
+            name
+            for name in self._outputs
+            if name in declared and declared[name][0] != "classify" and (declared[name][1] or (0,))[0] != 1
+        )
         produced = set(self._constants) | {o.name for s in self._steps for o in s.outputs} | set(self._inputs)
         missing = [name for name in self._outputs if name not in produced]
         if missing:
@@ -124,7 +131,7 @@ class MILProgram:
         batch = next(iter(checked.values())).shape[0]
         if self._batched:
             per_item = sum(x[0].nbytes for x in checked.values())
-            size = max(1, min(batch, _CHUNK_BYTES // max(1, per_item)))
+            size = max(1, min(-(-batch // workers()), _CHUNK_BYTES // max(1, per_item)))
             try:
                 return self._run_chunks(checked, batch, size)
             except _NotBatchable as error:
@@ -138,8 +145,12 @@ class MILProgram:
         if stack:
             chunks = [{n: x[0] for n, x in chunk.items()} for chunk in chunks]
         parts = map_chunks(self._execute, chunks)
-        if stack:
-            return {n: np.stack([part[n] for part in parts]) for n in self._outputs}
+        if stack or (size == 1 and not self._batched):
+            stacked = self._outputs if stack else self._stacked
+            return {
+                n: np.stack([p[n] for p in parts]) if n in stacked else np.concatenate([p[n] for p in parts])
+                for n in self._outputs
+            }
         if len(parts) == 1:
             return parts[0]
         return {n: np.concatenate([part[n] for part in parts]) for n in self._outputs}
@@ -149,7 +160,7 @@ class MILProgram:
         env: dict[str, Any] = {name: self._feed_casters[name](x) for name, x in feeds.items()}
         items = next(iter(feeds.values())).shape[0] if self._layout != "stack" else 1
         check = self._batched and self._layout == "one" and items > 1
-        for step in self._steps:
+        for step, casters in zip(self._steps, self._casters, strict=True):
             args = {p: [env[b] if isinstance(b, str) else b for b in bound] for p, bound in step.params.items()}
             try:
                 results = step.kernel(args)
@@ -162,7 +173,7 @@ class MILProgram:
                     f"{type(error).__name__}: {error}"
                 )
                 raise InternalError(msg) from error
-            for out, value, cast in zip(step.outputs, results, self._casters[step.name], strict=True):
+            for out, value, cast in zip(step.outputs, results, casters, strict=True):
                 value = cast(value)
                 if check and out.name in step.derived:
                     _check_batch(step, out.name, out.shape, value, items)

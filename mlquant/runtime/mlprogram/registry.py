@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import activation, conv, elementwise, linear, misc, normalize, pool, reduce, resize, shape, slicing
+from . import (
+    activation,
+    conv,
+    elementwise,
+    linear,
+    misc,
+    normalize,
+    ordering,
+    pool,
+    reduce,
+    resize,
+    shape,
+    slicing,
+)
 from ._context import Kernel, OpContext
 
 _Builder = Callable[[OpContext], Kernel]
@@ -41,6 +54,7 @@ KERNELS: dict[str, _Builder] = {
     "linear": linear.build_linear,
     "matmul": linear.build_matmul,
     "einsum": linear.build_einsum,
+    "scaled_dot_product_attention": linear.build_scaled_dot_product_attention,
     "cast": misc.build_cast,
     "classify": misc.build_classify,
     "fill": misc.build_fill,
@@ -51,6 +65,12 @@ KERNELS: dict[str, _Builder] = {
     "l2_norm": normalize.build_l2_norm,
     "layer_norm": normalize.build_layer_norm,
     "local_response_norm": normalize.build_local_response_norm,
+    "argsort": ordering.build_argsort,
+    "band_part": ordering.build_band_part,
+    "cumsum": ordering.build_cumsum,
+    "fill_like": ordering.build_fill_like,
+    "reverse": ordering.build_reverse,
+    "topk": ordering.build_topk,
     "avg_pool": pool.build_avg_pool,
     "l2_pool": pool.build_l2_pool,
     "max_pool": pool.build_max_pool,

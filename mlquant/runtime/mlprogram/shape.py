@@ -69,13 +69,22 @@ def build_expand_dims(ctx: OpContext) -> Kernel:
     return expand_dims
 
 
+def _batch_constants(values: Sequence[np.ndarray], batched: bool) -> list[np.ndarray]:
+    """In a batch run, constants declared with a leading 1 (a class token...) repeat for each item."""
+    if not batched:
+        return list(values)
+    items = max(v.shape[0] for v in values)
+    return [np.broadcast_to(v, (items, *v.shape[1:])) if v.shape[0] == 1 else v for v in values]
+
+
 def build_concat(ctx: OpContext) -> Kernel:
     """Build ``concat`` (``interleave`` alternates equal-sized slices of the inputs)."""
     axis = int(ctx.scalar("axis"))
     interleave = bool(ctx.scalar("interleave", False))
+    batched = ctx.batched
 
     def concat(args: Mapping[str, Sequence[np.ndarray]]) -> list[np.ndarray]:
-        values = list(args["values"])
+        values = _batch_constants(args["values"], batched)
         (a,) = normalize_axes((axis,), values[0].ndim)
         if interleave:
             stacked = np.stack(values, axis=a + 1)
@@ -90,9 +99,10 @@ def build_concat(ctx: OpContext) -> Kernel:
 def build_stack(ctx: OpContext) -> Kernel:
     """Build ``stack`` along a new ``axis``."""
     axis = int(ctx.scalar("axis"))
+    batched = ctx.batched
 
     def stack(args: Mapping[str, Sequence[np.ndarray]]) -> list[np.ndarray]:
-        values = list(args["values"])
+        values = _batch_constants(args["values"], batched)
         (a,) = normalize_axes((axis,), values[0].ndim + 1)
         return [np.stack(values, axis=a)]
 
