@@ -31,7 +31,7 @@ from ..quantize import LayerSelector, QuantizationPlan, from_name, quantize
 from ..select import Selection, Selector
 from ..select.text import chosen_line, summary_table, tolerance
 from ..workflow.saved import read_sweep
-from ..workflow.sweep import GridEntry, SweepResult, default_grid, sweep
+from ..workflow.sweep import DEFAULT_METHODS, DEFAULT_WIDTHS, GridEntry, SweepResult, default_grid, sweep
 from .progress import ProgressDisplay
 
 EXIT_OK, EXIT_NO_CANDIDATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -205,7 +205,10 @@ def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool, 
     return EXIT_OK if selection.chosen is not None else EXIT_NO_CANDIDATE
 
 
-def _grid(args: argparse.Namespace) -> tuple[GridEntry, ...]:
+def _grid(args: argparse.Namespace) -> tuple[GridEntry, ...] | None:
+    """The grid ``--methods`` and ``--nbits`` name; None for the default, which fits the model's format."""
+    if args.methods is DEFAULT_METHODS and args.nbits is DEFAULT_WIDTHS:
+        return None
     return default_grid(args.methods, args.nbits)
 
 
@@ -220,7 +223,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             args.model, _data(args), out_dir=out, grid=grid, selector=_selector(args),
             select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
             batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
-            make_non_updatable=args.make_non_updatable,
+            make_non_updatable=args.make_non_updatable, target=args.target,
         )
     return _finish(result, args.json, out)
 
@@ -271,5 +274,5 @@ def demo(args: argparse.Namespace) -> int:
     with _resumable(out / "sweep", bar, cached=True):
         result = sweep(model, _data(args, files.data), out_dir=out / "sweep", selector=_selector(args),
                        fast=args.fast, progress=bar, backend=_backend(args), preprocessing=_preprocessing(args),
-                       batch_size=args.batch_size)
+                       batch_size=args.batch_size, target=args.target)
     return _finish(result, args.json, out / "sweep")

@@ -119,6 +119,13 @@ def _tolerance_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
+def _target_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", choices=list(TARGETS), default=None,
+                        help="latest deployment target the candidates may need, e.g. iOS18 (adds an ML Program's "
+                             "grouped-channel tables and per-block linear candidates; default: iOS17, or the "
+                             "model's own target if later)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``mlquant``."""
     parser = _Parser(prog="mlquant", description="Make Core ML models small without losing accuracy.")
@@ -174,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--fast", action="store_true", help="stop hopeless candidates early, stop at the first that passes")
     sweep.add_argument("--no-cache", action="store_true", help="evaluate everything again")
     sweep.add_argument("--mixed", action="store_true", help="also search a per-layer mixed-precision plan")
+    _target_option(sweep)
     _tolerance_options(sweep)
     _evaluation_options(sweep)
     _selection_options(sweep)
@@ -187,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="build a small digits classifier and sweep it (needs no files)")
     demo.add_argument("--out", default="mlquant-demo", help="output folder (default: mlquant-demo)")
     demo.add_argument("--fast", action="store_true", help="stop hopeless candidates early")
+    _target_option(demo)
     demo.add_argument("--format", choices=("neuralnetwork", "mlprogram"), default="neuralnetwork",
                       help="sweep the digits model as a NeuralNetwork .mlmodel or as an ML Program .mlpackage "
                            "(converted with mlquant convert; default: neuralnetwork)")

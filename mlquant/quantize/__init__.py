@@ -7,7 +7,7 @@
   :func:`dequantize`, which apply strategies to a :class:`~mlquant.Model` of any format.
 """
 
-from .plan import LayerSelector, QuantizationPlan, as_plan, dequantize, quantize
+from .plan import LayerSelector, QuantizationPlan, as_plan, dequantize, quantize, storage_problem
 from .quantizers import (
     BUILT_IN,
     Float16Quantizer,
@@ -33,4 +33,5 @@ __all__ = [
     "dequantize",
     "from_name",
     "quantize",
+    "storage_problem",
 ]

@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ..errors import MlquantWarning, SettingsError
+from ..errors import MlquantWarning, QuantizationError, SettingsError
 from ..formats import Model, WeightInfo, weight_layer_types
 from ..formats.storage import STORAGE_RULES
 from ..weights import QuantizedWeights
@@ -391,6 +391,30 @@ def _check_storable(model: Model, form: QuantizedWeights, limit: int | None, whe
     elsewhere = "".join(f"; {other}" for other in others)
     msg = f"{where}: {rules.explain(form)}{elsewhere}"
     raise SettingsError(msg)
+
+
+def storage_problem(model: Model, quantizer: Quantizer, max_target: str | int | None = None) -> str | None:
+    """Why ``model``'s format cannot store what ``quantizer`` makes (by ``max_target``), or None if it can.
+
+    Decided on a small probe tensor, before any weight is quantized: a sweep uses it to leave out
+    the candidates a format cannot hold (a 5-bit table in an ML Program, a grouped table in a
+    NeuralNetwork model) rather than fail half way through.
+    """
+    probe = np.linspace(-1.0, 1.0, _PROBE_SHAPE[0] * _PROBE_SHAPE[1], dtype=np.float32).reshape(_PROBE_SHAPE)
+    try:
+        form = quantizer.quantize(probe, channel_axis=0, where=quantizer.name, storage=model.storage)
+    except QuantizationError:
+        return None  # the quantizer's own failure is reported when a real weight meets it
+    try:
+        _check_storable(model, form, None if max_target is None else spec_version(max_target), quantizer.name)
+    except SettingsError as error:
+        return str(error)
+    return None
+
+
+#: The probe :func:`storage_problem` quantizes: 32 channels of 64 values, which common group
+#: and block sizes divide.
+_PROBE_SHAPE = (32, 64)
 
 
 def dequantize(model: Model) -> Model:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ... import _coreml
 from ..._files import check_output
+from ...weights.storage import TARGETS as STORAGE_TARGETS
 from ...errors import OverwriteError, SettingsError, UnsupportedLayerError, UnsupportedModelError
 from .._load import load
 from .._model import Model
@@ -33,8 +34,9 @@ from .layers import TRANSLATIONS
 
 __all__ = ["PRECISIONS", "TARGETS", "convert"]
 
-#: Deployment targets a converted program may declare, and their specification versions.
-TARGETS = {"iOS15": 6, "iOS16": 7, "iOS17": 8, "iOS18": 9}
+#: Deployment targets an ML Program may declare (iOS15, the first with ML Programs, and later),
+#: and their specification versions.
+TARGETS = {name: version for name, version in STORAGE_TARGETS.items() if version >= STORAGE_TARGETS["iOS15"]}
 #: Compute precisions of the converted program.
 PRECISIONS = ("float32", "float16")
 
