@@ -16,7 +16,11 @@ for the grouped runs, as ``palettize_weights`` skips them.
 Prints, per setting, both tools' seconds and total squared error, their ratios and the worst
 tensor's error ratio; then the whole grid's time ratio (target: mlquant at least 3x faster).
 
-Usage: python benchmarks/mlprogram_quantize.py [--scale 0.1]
+Usage: python benchmarks/mlprogram_quantize.py [--scale 0.1] [--threads 1] [--dtypes float16]
+
+With the optional ``kmeans1d`` package importable, coremltools clusters float16 tensors of
+10,000 values or more with it (the distinct values weighted by their counts); the header says
+whether it did.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="OpenMP/BLAS threads for scikit-learn's KMeans (default 1: one worker each, "
                              "steady on a shared machine)")
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float16"], choices=["float32", "float16"],
+                        help="weight types to run (default both)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -100,7 +106,7 @@ def main() -> None:
     print(f"{'dtype':<8}{'nbits':>5}{'tables':>9}{'tensors':>8}{'mlquant s':>11}{'ct s':>9}{'speed-up':>9}"
           f"{'mlquant SSE':>13}{'ct SSE':>12}{'ratio':>7}{'worst':>7}")
     totals = {"mlquant": 0.0, "coremltools": 0.0}
-    for dtype in (np.float32, np.float16):
+    for dtype in (np.dtype(name).type for name in args.dtypes):
         for group in GROUPS:
             for nbits in WIDTHS:
                 seconds = {"mlquant": 0.0, "coremltools": 0.0}
@@ -126,7 +132,7 @@ def main() -> None:
                 print(f"{np.dtype(dtype).name:<8}{nbits:>5}{label:>9}{used:>8}{seconds['mlquant']:>11.3f}"
                       f"{seconds['coremltools']:>9.3f}{seconds['coremltools'] / seconds['mlquant']:>8.1f}x"
                       f"{ours:>13.5g}{theirs:>12.5g}{ours / theirs:>7.3f}{worst:>7.3f}", flush=True)
-    print(f"\nwhole k-means grid (6 widths x 2 granularities x float32/float16): mlquant {totals['mlquant']:.2f} s, "
+    print(f"\nwhole k-means grid (6 widths x 2 granularities x {'/'.join(args.dtypes)}): mlquant {totals['mlquant']:.2f} s, "
           f"coremltools {totals['coremltools']:.2f} s, speed-up {totals['coremltools'] / totals['mlquant']:.1f}x (target 3x)")
 
 
