@@ -18,9 +18,9 @@ tensor's error ratio; then the whole grid's time ratio (target: mlquant at least
 
 Usage: python benchmarks/mlprogram_quantize.py [--scale 0.1] [--threads 1] [--dtypes float16]
 
-With the optional ``kmeans1d`` package importable, coremltools clusters float16 tensors of
-10,000 values or more with it (the distinct values weighted by their counts); the header says
-whether it did.
+coremltools clusters float16 tensors of 10,000 values or more with the ``kmeans1d`` it bundles
+(the distinct values weighted by their counts, its fast path) and the others with scikit-learn;
+the header says which it did.
 """
 
 from __future__ import annotations
@@ -87,13 +87,13 @@ def main() -> None:
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     import coremltools  # noqa: F401  (import before timing)
+    from coremltools._deps import _HAS_KMEANS1D
 
-    try:
-        import kmeans1d  # noqa: F401
-
-        kmeans1d_note = "installed: coremltools clusters float16 tensors of >= 10,000 values with kmeans1d"
-    except ImportError:
-        kmeans1d_note = "not installed: coremltools clusters every tensor with scikit-learn KMeans"
+    if _HAS_KMEANS1D:
+        kmeans1d_note = ("coremltools clusters float16 tensors of >= 10,000 values with its bundled kmeans1d "
+                         "(distinct values weighted by their counts), the others with scikit-learn KMeans")
+    else:
+        kmeans1d_note = "coremltools clusters every tensor with scikit-learn KMeans (its kmeans1d is missing)"
     from threadpoolctl import threadpool_info, threadpool_limits
 
     threadpool_limits(args.threads)
@@ -102,7 +102,7 @@ def main() -> None:
     megabytes = sum(v.nbytes for _, v, _ in chosen) / 1e6
     print(f"{len(chosen)} tensors, {megabytes:.1f} MB in float32 ({sum(1 for n, _, _ in chosen if n.startswith('food'))} from "
           f"the food model); workers: mlquant 1 process, 1 thread; coremltools 1 process (num_kmeans_workers default), its "
-          f"scikit-learn KMeans using {threads} OpenMP threads; kmeans1d {kmeans1d_note}\n")
+          f"scikit-learn KMeans using {threads} OpenMP threads;\n{kmeans1d_note}\n")
     print(f"{'dtype':<8}{'nbits':>5}{'tables':>9}{'tensors':>8}{'mlquant s':>11}{'ct s':>9}{'speed-up':>9}"
           f"{'mlquant SSE':>13}{'ct SSE':>12}{'ratio':>7}{'worst':>7}")
     totals = {"mlquant": 0.0, "coremltools": 0.0}
