@@ -112,7 +112,8 @@ def default_grid(
              if "kmeans_lut" in methods and n in widths]
     if "linear" in methods and 4 in widths:
         extra.append(GridEntry.of(LinearQuantizer(nbits=4, granularity=PerBlock(32))))
-    return tuple(e for e in (*entries, *extra) if storage_problem(model, e.quantizer, max_target) is None)
+    return tuple(e for e in (*entries, *extra)
+                 if isinstance(e.quantizer, Quantizer) and storage_problem(model, e.quantizer, max_target) is None)
 
 
 def sweep_target(model: Model, target: str | int | None) -> int:

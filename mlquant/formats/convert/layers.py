@@ -77,7 +77,7 @@ def activation(layer: Layer) -> list[Any]:
     p = layer.params
     kind = p.WhichOneof("NonlinearityType")
     x, name = layer.inputs[0], layer.name
-    a = getattr(p, kind) if kind else None
+    a: Any = getattr(p, kind) if kind else None
     simple = {"ReLU": mb.relu, "tanh": mb.tanh, "sigmoid": mb.sigmoid, "softsign": mb.softsign, "softplus": mb.softplus}
     if kind in simple:
         return [simple[kind](x=x, name=name)]
@@ -117,7 +117,7 @@ def pooling(layer: Layer) -> list[Any]:
     if padding == "same":
         kwargs["pad_type"] = "same"
     elif padding == "includeLastPixel":
-        top, left = (int(n) for n in p.includeLastPixel.paddingAmounts) or (0, 0)
+        top, left = [int(n) for n in p.includeLastPixel.paddingAmounts] or [0, 0]
         kwargs.update(pad_type="custom", pad=[top, top, left, left], ceil_mode=True)
     else:
         amounts = p.valid.paddingAmounts.borderAmounts if padding == "valid" else []

@@ -25,8 +25,8 @@ import numpy as np
 
 from ... import _coreml
 from ..._files import check_output
-from ...weights.storage import TARGETS as STORAGE_TARGETS
 from ...errors import OverwriteError, SettingsError, UnsupportedLayerError, UnsupportedModelError
+from ...weights.storage import TARGETS as STORAGE_TARGETS
 from .._load import load
 from .._model import Model
 from ._layer import Layer
@@ -243,7 +243,7 @@ def _input(feature: Any, network: Any) -> tuple[tuple[int, ...], Callable[[Any],
             msg = f"input '{feature.name}': color space {image.colorSpace} cannot be converted"
             raise UnsupportedModelError(msg)
         channels = 1 if layout == "G" else 3
-        shape = (1, channels, int(image.height), int(image.width))
+        shape: tuple[int, ...] = (1, channels, int(image.height), int(image.width))
         pre = next((p for p in network.preprocessing if p.featureName in {"", feature.name}), None)
 
         def image_type(ct: Any) -> Any:
