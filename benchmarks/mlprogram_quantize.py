@@ -16,7 +16,11 @@ for the grouped runs, as ``palettize_weights`` skips them.
 Prints, per setting, both tools' seconds and total squared error, their ratios and the worst
 tensor's error ratio; then the whole grid's time ratio (target: mlquant at least 3x faster).
 
-Usage: python benchmarks/mlprogram_quantize.py [--scale 0.1]
+Usage: python benchmarks/mlprogram_quantize.py [--scale 0.1] [--threads 1] [--dtypes float16]
+
+coremltools clusters float16 tensors of 10,000 values or more with the ``kmeans1d`` it bundles
+(the distinct values weighted by their counts, its fast path) and the others with scikit-learn;
+the header says which it did.
 """
 
 from __future__ import annotations
@@ -77,17 +81,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="OpenMP/BLAS threads for scikit-learn's KMeans (default 1: one worker each, "
                              "steady on a shared machine)")
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float16"], choices=["float32", "float16"],
+                        help="weight types to run (default both)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     import coremltools  # noqa: F401  (import before timing)
+    from coremltools._deps import _HAS_KMEANS1D
 
-    try:
-        import kmeans1d  # noqa: F401
-
-        kmeans1d_note = "installed: coremltools clusters float16 tensors of >= 10,000 values with kmeans1d"
-    except ImportError:
-        kmeans1d_note = "not installed: coremltools clusters every tensor with scikit-learn KMeans"
+    if _HAS_KMEANS1D:
+        kmeans1d_note = ("coremltools clusters float16 tensors of >= 10,000 values with its bundled kmeans1d "
+                         "(distinct values weighted by their counts), the others with scikit-learn KMeans")
+    else:
+        kmeans1d_note = "coremltools clusters every tensor with scikit-learn KMeans (its kmeans1d is missing)"
     from threadpoolctl import threadpool_info, threadpool_limits
 
     threadpool_limits(args.threads)
@@ -96,11 +102,11 @@ def main() -> None:
     megabytes = sum(v.nbytes for _, v, _ in chosen) / 1e6
     print(f"{len(chosen)} tensors, {megabytes:.1f} MB in float32 ({sum(1 for n, _, _ in chosen if n.startswith('food'))} from "
           f"the food model); workers: mlquant 1 process, 1 thread; coremltools 1 process (num_kmeans_workers default), its "
-          f"scikit-learn KMeans using {threads} OpenMP threads; kmeans1d {kmeans1d_note}\n")
+          f"scikit-learn KMeans using {threads} OpenMP threads;\n{kmeans1d_note}\n")
     print(f"{'dtype':<8}{'nbits':>5}{'tables':>9}{'tensors':>8}{'mlquant s':>11}{'ct s':>9}{'speed-up':>9}"
           f"{'mlquant SSE':>13}{'ct SSE':>12}{'ratio':>7}{'worst':>7}")
     totals = {"mlquant": 0.0, "coremltools": 0.0}
-    for dtype in (np.float32, np.float16):
+    for dtype in (np.dtype(name).type for name in args.dtypes):
         for group in GROUPS:
             for nbits in WIDTHS:
                 seconds = {"mlquant": 0.0, "coremltools": 0.0}
@@ -126,7 +132,7 @@ def main() -> None:
                 print(f"{np.dtype(dtype).name:<8}{nbits:>5}{label:>9}{used:>8}{seconds['mlquant']:>11.3f}"
                       f"{seconds['coremltools']:>9.3f}{seconds['coremltools'] / seconds['mlquant']:>8.1f}x"
                       f"{ours:>13.5g}{theirs:>12.5g}{ours / theirs:>7.3f}{worst:>7.3f}", flush=True)
-    print(f"\nwhole k-means grid (6 widths x 2 granularities x float32/float16): mlquant {totals['mlquant']:.2f} s, "
+    print(f"\nwhole k-means grid (6 widths x 2 granularities x {'/'.join(args.dtypes)}): mlquant {totals['mlquant']:.2f} s, "
           f"coremltools {totals['coremltools']:.2f} s, speed-up {totals['coremltools'] / totals['mlquant']:.1f}x (target 3x)")
 
 

@@ -100,7 +100,7 @@ def coremltools_constants(path: Path) -> dict[str, np.ndarray]:
             if op.op_type == "const":
                 found[op.outputs[0].name] = np.asarray(op.outputs[0].val)
             elif op.op_type.startswith("constexpr_"):
-                values = op.materialized_val_inference()
+                values = _materialized(op, found)
                 for out, value in zip(op.outputs, values if isinstance(values, tuple) else (values,)):
                     found[out.name] = np.asarray(value)
             for inner in op.blocks:
@@ -108,6 +108,18 @@ def coremltools_constants(path: Path) -> dict[str, np.ndarray]:
 
     walk(program.functions["main"])
     return found
+
+
+def _materialized(op: Any, found: dict[str, np.ndarray]) -> Any:
+    """An op's ``materialized_val_inference``; where an input is another constexpr's output (which
+    coremltools leaves without a value), the op's own ``decompress`` with that output's value."""
+    import inspect
+
+    if all(var.val is not None for var in op.inputs.values()):
+        return op.materialized_val_inference()
+    names = inspect.signature(type(op).decompress).parameters
+    args = {key: (found[var.name] if var.val is None else var.val) for key, var in op.inputs.items()}
+    return type(op).decompress(**{key: args.get(key) for key in names})
 
 
 def build_all(folder: Path) -> dict[str, Path]:
@@ -153,6 +165,10 @@ def build_all(folder: Path) -> dict[str, Path]:
     }
     for name, config in joint.items():
         paths[name] = save(compressed(made["prune_18"], config, joint=True), folder / f"{name}.mlpackage")
+    palettized = compressed(base["fp16_18"], cto.OpPalettizerConfig(mode="uniform", nbits=4, **t))
+    quantized_tables = cto.OpLinearQuantizerConfig(mode="linear", granularity="per_tensor", weight_threshold=1)
+    paths["palettize_quantize_18"] = save(compressed(palettized, quantized_tables, joint=True),
+                                          folder / "palettize_quantize_18.mlpackage")
     paths["cast_16"] = save(convert(_cast_program(ios16), ios16, "fp32"), folder / "cast_16.mlpackage")
     paths["layers_16"] = save(convert(_layers_program(ios16), ios16, "fp32"), folder / "layers_16.mlpackage")
     return paths

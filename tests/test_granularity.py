@@ -80,6 +80,21 @@ class TestNamesAndSettings:
         """Quantizers with a granularity pass the shared conformance check."""
         check_quantizer(quantizer)
 
+    @pytest.mark.parametrize(
+        "quantizer",
+        [
+            mlquant.KMeansLUTQuantizer(4, mlquant.PerGroupedChannel(2)),
+            mlquant.LinearLUTQuantizer(3),
+            mlquant.LinearQuantizer(4, granularity=mlquant.PerBlock(2)),
+            mlquant.LinearQuantizer(8, symmetric=True, signed=False),
+            mlquant.LinearQuantizer(8, granularity=mlquant.PerTensor()),
+        ],
+        ids=lambda q: q.name,
+    )
+    def test_conformance_for_ml_programs(self, quantizer: mlquant.Quantizer) -> None:
+        """With the ML Program's rules (zero points, float16 arithmetic) the quantizers keep the same contract."""
+        check_quantizer(quantizer, storage=MLPROGRAM_STORAGE)
+
     def test_group_size_must_divide_the_channels(self) -> None:
         """Groups of 3 do not divide 32 channels: unfit says why, quantize() raises it."""
         quantizer = mlquant.KMeansLUTQuantizer(2, mlquant.PerGroupedChannel(3))

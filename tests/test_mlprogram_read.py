@@ -17,7 +17,7 @@ from ._mlprograms import coremltools_constants
 FORMS = [
     "fp32_16", "fp16_16", "fp16_18", "fp32_18", "linear_channel_16", "symmetric_tensor_16", "palettize4_16",
     "palettize2_fp32_16", "palettize6_16", "prune_16", "block_int4_18", "block_uint4_fp32_18", "grouped3_18",
-    "grouped1_18", "vector_18", "prune_18", "prune_palettize_18", "prune_quantize_18", "cast_16", "layers_16",
+    "grouped1_18", "vector_18", "prune_18", "prune_palettize_18", "prune_quantize_18", "palettize_quantize_18", "cast_16", "layers_16",
 ]
 
 

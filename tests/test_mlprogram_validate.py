@@ -151,7 +151,7 @@ class TestMultiFunction:
         from mlquant.formats.mlprogram.program import main_block, producers
 
         second = main_block(written.spec, "second")
-        constants = Constants(producers(second), written._read_blob)
+        constants = Constants(producers(second), written.read_blob)
         original = main_block(model.spec, "main")
         for op in original.operations:
             if op.type == "const" and op.attributes["val"].WhichOneof("value") == "blobFileValue":

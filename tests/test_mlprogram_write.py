@@ -43,7 +43,8 @@ def _affine(values: np.ndarray, nbits: int, blocks: int) -> AffineWeights:
 
 
 class TestRoundTrip:
-    @pytest.mark.parametrize("name", ["fp32_16", "palettize4_16", "prune_palettize_18", "vector_18", "cast_16"])
+    @pytest.mark.parametrize("name", ["fp32_16", "palettize4_16", "prune_palettize_18", "vector_18", "cast_16",
+                                      "palettize_quantize_18"])
     def test_saving_unchanged_keeps_everything(self, mlpackages, tmp_path, name) -> None:
         """load -> save gives the same ops, values, spec and file sizes."""
         model = mlquant.load(mlpackages[name])
@@ -235,3 +236,16 @@ class TestAgainstCoremltoolsOptimize:
         sizes = [len(next(iter(m.blob_files.values())).data) for m in (written, theirs)]
         assert sizes[0] == sizes[1]
         assert abs(written.size_bytes / theirs.size_bytes - 1) <= 0.01
+
+
+class TestChains:
+    @pytest.mark.parametrize("name", ["palettize_quantize_18", "prune_quantize_18"])
+    def test_replacing_a_chain_drops_every_op_of_it(self, mlpackages, tmp_path, name) -> None:
+        """A weight made by a chain of constexpr ops is replaced whole: no op of the chain is left."""
+        model = mlquant.load(mlpackages[name])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mlquant.MlquantWarning)
+            small = mlquant.quantize(model, mlquant.Float16Quantizer(), select=mlquant.LayerSelector(min_count=100))
+        written = _check_against_coremltools(small.save(tmp_path / "q.mlpackage"))
+        assert not any(t.startswith("constexpr_") for t, _ in _ops(written))
+        assert all(w.storage == "float16" for w in written.weights)

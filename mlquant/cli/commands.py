@@ -54,7 +54,8 @@ def inspect(args: argparse.Namespace) -> int:
     print(
         f"\n{len(model.weights)} weight tensors, {sum(w.count for w in model.weights):,} values, "
         f"{weight_bytes:,} bytes; {model.size_bytes - weight_bytes:,} bytes of the file are not weights"
-        " (mean image, labels, layer parameters)"
+        + (" (the program, small constants, blob headers, manifest)" if model.suffix == ".mlpackage"
+           else " (mean image, labels, layer parameters)")
     )
     found = model.problems()
     if found:

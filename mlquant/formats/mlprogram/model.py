@@ -57,7 +57,7 @@ class MLProgramModel(Model):
         self._function = prog.function_name(spec)
         self._block = prog.main_block(spec, self._function)
         self._made = prog.producers(self._block)
-        self._constants = Constants(self._made, self._read_blob if self._files else None)
+        self._constants = Constants(self._made, self.read_blob if self._files else None)
         self._slots = prog.slots(self._block, self._made)
         self._weights = tuple(self._info(i, slot) for i, slot in enumerate(self._slots))
 
@@ -223,7 +223,12 @@ class MLProgramModel(Model):
             raise InvalidModelError(msg)
         return self._files[name]
 
-    def _read_blob(self, name: str, offset: int, kind: MilType, count: int) -> np.ndarray:
+    def read_blob(self, name: str, offset: int, kind: MilType, count: int) -> np.ndarray:
+        """``count`` elements of ``kind`` from the blob at ``offset`` of blob file ``name``.
+
+        Raises:
+            InvalidModelError: No such file, or no such blob of that type and length.
+        """
         return self._blob_file(name).read(offset, kind, count)
 
     def _blob_size(self, name: str, offset: int) -> int:

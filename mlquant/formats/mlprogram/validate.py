@@ -53,7 +53,7 @@ def problems(model: MLProgramModel) -> list[str]:
         if expected is not None and function.opset != expected:
             found.append(f"function {name!r}: specification version {version} needs opset {expected} (got {function.opset})")
     found += _blob_problems(model)
-    constants = Constants(prog.producers(model.block), model._read_blob if model.blob_files else None)
+    constants = Constants(prog.producers(model.block), model.read_blob if model.blob_files else None)
     for op in prog.operations(model.block):
         if not op.type.startswith("constexpr_"):
             continue

@@ -29,14 +29,14 @@ import numpy as np
 from ..._coreml import new_spec
 from ...errors import QuantizationError, UnsupportedModelError
 from ...weights import AffineWeights, Float16Weights, GroupedLUTWeights, LUTWeights, QuantizedWeights
-from ...weights.packing import unpack_indices
 from ...weights.storage import layout_of
 from . import program as prog
 from .blob import BlobWriter
-from .constexpr import Constants, op_name, params
+from .constexpr import op_name, params
 from .package import WEIGHT_FILE
 from .storage import MLPROGRAM_STORAGE
-from .values import UINT_OF_BITS, MilType, by_name, immediate_value, mil_type, shape_of, tensor_type
+from .upgrade import to_ios18_forms
+from .values import UINT_OF_BITS, MilType, by_name, immediate_value, tensor_type
 
 if TYPE_CHECKING:
     from .model import MLProgramModel
@@ -184,7 +184,7 @@ def replace(model: MLProgramModel, new: Mapping[int, QuantizedWeights | np.ndarr
     pending: list[tuple[np.ndarray, MilType]] = []
     writer = _Writer(pending, inputs_style=version >= IOS18)
     if version >= IOS18 > current:
-        _upgrade_constexprs(spec, model, writer)
+        to_ios18_forms(spec, model.read_blob if model.blob_files else None, writer.op)
     block = prog.main_block(spec, model.function_name)
     made = prog.producers(block)
     dropped: set[str] = set()
@@ -252,50 +252,11 @@ def _drop_unused(block: Any, candidates: set[str]) -> None:
         used = {b.name for op in prog.operations(block) for a in op.inputs.values() for b in a.arguments if b.name}
         used |= set(block.outputs)
         gone = [i for i, op in enumerate(block.operations)
-                if op.outputs and all(o.name in candidates and o.name not in used for o in op.outputs)]
+                if any(o.name in candidates for o in op.outputs) and not any(o.name in used for o in op.outputs)]
         if not gone:
             return
         for index in reversed(gone):
             del block.operations[index]
-
-
-def _upgrade_constexprs(spec: Any, model: MLProgramModel, writer: _Writer) -> None:
-    """Rewrite the iOS16 forms of the ops iOS18 redefines into their iOS18 forms, with the same values.
-
-    ``constexpr_lut_to_dense`` gets its indices unpacked to the tensor's shape and its table the
-    rank + 2 shape; ``constexpr_sparse_to_dense`` its mask as ``uint1`` in the tensor's shape;
-    ``constexpr_cast`` its parameters as inputs. (``constexpr_affine_dequantize`` is the same op
-    in iOS18 and stays as it is.)
-    """
-    for block in _blocks(spec):
-        constants = Constants(prog.producers(block), model._read_blob if model.blob_files else None)
-        for index, op in enumerate(block.operations):
-            if op.type not in ("constexpr_lut_to_dense", "constexpr_sparse_to_dense", "constexpr_cast"):
-                continue
-            if not op.attributes.keys() - {"name"}:
-                continue
-            args = {key: constants.param(value) for key, value in params(op).items()}
-            out, shape = mil_type(op.outputs[0].type.tensorType.dataType), shape_of(op.outputs[0].type)
-            if op.type == "constexpr_lut_to_dense":
-                nbits = int(args["lut"].size).bit_length() - 1
-                indices = unpack_indices(args["indices"].astype(np.uint8), int(np.prod(shape)), nbits, order="little")
-                lut = args["lut"].reshape([1] * len(shape) + [2**nbits, 1])
-                parameters = {"indices": (indices.reshape(shape), UINT_OF_BITS[nbits]), "lut": (lut, out)}
-            elif op.type == "constexpr_sparse_to_dense":
-                bits = np.unpackbits(args["mask"].reshape(-1).astype(np.uint8), bitorder="little")
-                nonzero = _value_type(op, "nonzero_data")
-                parameters = {"nonzero_data": (args["nonzero_data"], nonzero),
-                              "mask": (bits[: int(np.prod(shape))].reshape(shape), by_name("uint1"))}
-            else:
-                parameters = {"source_val": (args["source_val"], by_name("fp16")),
-                              "output_dtype": (args["output_dtype"], by_name("string"))}
-            new = writer.op(op.type, op_name(op), op.outputs[0].name, out, shape, parameters, inputs_style=True)
-            block.operations[index].CopyFrom(new)
-
-
-def _value_type(op: Any, key: str) -> MilType:
-    value = params(op)[key]
-    return mil_type(value.type.tensorType.dataType)
 
 
 def _raise_version(spec: Any, version: int) -> None:
