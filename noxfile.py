@@ -51,4 +51,12 @@ def benchmarks(session: nox.Session) -> None:
     session.install(".[test]")
     for script in ("quantize_grid.py", "runtime.py", "sweep.py", "mixed_precision.py"):
         session.run("python", f"benchmarks/{script}", *session.posargs)
-    session.run("python", "benchmarks/mlprogram_runtime.py")
+    for script in ("mlprogram_package.py", "mlprogram_quantize.py", "mlprogram_runtime.py", "mlprogram_sweep.py"):
+        session.run("python", f"benchmarks/{script}")
+
+
+@nox.session(default=False)
+def conformance(session: nox.Session) -> None:
+    """The ML Program runtime against PyTorch on torchvision's architectures (several GB of wheels)."""
+    session.install(".[test]", "torch", "torchvision")
+    session.run("python", "-m", "pytest", "tests/conformance", "-s", "-q", *session.posargs)
