@@ -20,6 +20,15 @@ _CHUNK_BYTES = 1 << 20
 
 Precision = Literal["program", "float32"]
 
+#: Operations whose every result is one of their inputs' values (moved, chosen or kept), so an
+#: fp16 result of fp16 inputs needs no rounding: the executor skips it (rounding is idempotent).
+_EXACT = frozenset({
+    "concat", "depth_to_space", "expand_dims", "flatten2d", "gather", "gather_along_axis", "identity",
+    "max_pool", "pixel_shuffle", "reduce_max", "reduce_min", "relu", "reshape", "reverse", "slice_by_index",
+    "slice_by_size", "space_to_depth", "split", "squeeze", "stack", "tile", "transpose",
+    "upsample_nearest_neighbor", "resize_nearest_neighbor",
+})
+
 
 class _NotBatchable(Exception):
     """A result whose shape shows the batch did not stay on axis 0 (the run goes item by item)."""
@@ -70,7 +79,9 @@ class MILProgram:
         built: Built = build(block, model, shapes, round_fp16, self._layout == "one", set(self._outputs))
         self._steps: tuple[Step, ...] = releases(built.steps, set(self._outputs))
         self._constants = built.constants
-        self._casters = [[caster(out.dtype, round_fp16) for out in step.outputs] for step in self._steps]
+        self._casters = [
+            [caster(out.dtype, round_fp16 and step.type not in _EXACT) for out in step.outputs] for step in self._steps
+        ]
         self._feed_casters = {name: caster(dtype, round_fp16) for name, (dtype, _) in self._inputs.items()}
         self.batch_reason = built.batch_reason if self._layout == "one" else None
         self._batched = self._layout == "native" or (self._layout == "one" and self.batch_reason is None)
