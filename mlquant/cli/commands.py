@@ -107,8 +107,11 @@ def convert_command(args: argparse.Namespace) -> int:
 def _backend(args: argparse.Namespace) -> Backend:
     if args.backend == "coreml":
         return CoreMLBackend(args.compute_units)
-    if args.backend == "reference" or args.float16:
-        return ReferenceBackend(float16=args.float16)
+    if args.float16 and args.float32:
+        msg = "--float16 and --float32 contradict each other; give one"
+        raise SettingsError(msg)
+    if args.backend == "reference" or args.float16 or args.float32:
+        return ReferenceBackend(precision="float16" if args.float16 else "float32" if args.float32 else "model")
     return default_backend()
 
 

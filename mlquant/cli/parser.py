@@ -99,6 +99,9 @@ def _evaluation_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--compute-units", default="ALL", choices=CoreMLBackend.COMPUTE_UNITS,
                        help="Core ML compute units (with --backend coreml)")
     group.add_argument("--float16", action="store_true", help="reference runtime rounding activations to float16")
+    group.add_argument("--float32", action="store_true",
+                       help="reference runtime computing an ML Program entirely in float32 (default: in the "
+                            "program's own precision, fp16 where it says fp16)")
     group.add_argument("--crop", choices=CROP_MODES, default="centerCrop", help="Vision's crop-and-scale option")
     group.add_argument("--resample", choices=RESAMPLING, default="bilinear", help="resampling filter")
     group.add_argument("--batch-size", type=int, default=32, help="inputs per batch (default: 32)")
