@@ -15,6 +15,7 @@ inside your tolerance.
 from __future__ import annotations
 
 from ._version import __version__ as __version__
+from .calibrate import Calibration, InputStatistics, calibrate
 from .errors import (
     ContractError,
     DataError,
@@ -42,6 +43,7 @@ from .evaluate import (
 )
 from .formats import LayerSummary, Model, NeuralNetworkModel, WeightInfo, load, problems
 from .quantize import (
+    DataAware,
     Float16Quantizer,
     KMeansLUTQuantizer,
     LayerSelector,
@@ -68,9 +70,11 @@ from .workflow import GridEntry, MixedPrecisionPlan, SweepResult, default_grid, 
 
 __all__ = [
     "Backend",
+    "Calibration",
     "Candidate",
     "ContractError",
     "CoreMLBackend",
+    "DataAware",
     "DataError",
     "Evaluation",
     "Evaluator",
@@ -78,6 +82,7 @@ __all__ = [
     "Float16Weights",
     "GridEntry",
     "ImageFolder",
+    "InputStatistics",
     "InternalError",
     "InvalidModelError",
     "KMeansLUTQuantizer",
@@ -113,6 +118,7 @@ __all__ = [
     "UnsupportedLayerError",
     "UnsupportedModelError",
     "WeightInfo",
+    "calibrate",
     "default_backend",
     "default_grid",
     "dequantize",

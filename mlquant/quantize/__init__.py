@@ -3,9 +3,11 @@
 * :mod:`.quantizers`: the strategy classes (one float array in, a
   :class:`~mlquant.weights.QuantizedWeights` out);
 * :mod:`.plan`: :class:`LayerSelector`, :class:`QuantizationPlan`, :func:`quantize` and
-  :func:`dequantize`, which apply strategies to a :class:`~mlquant.Model` of any format.
+  :func:`dequantize`, which apply strategies to a :class:`~mlquant.Model` of any format;
+* :mod:`.calibrated`: :class:`DataAware`, any strategy steered by calibration data.
 """
 
+from .calibrated import DataAware
 from .plan import LayerSelector, QuantizationPlan, as_plan, dequantize, quantize
 from .quantizers import (
     BUILT_IN,
@@ -20,6 +22,7 @@ from .quantizers import (
 
 __all__ = [
     "BUILT_IN",
+    "DataAware",
     "Float16Quantizer",
     "KMeansLUTQuantizer",
     "LUTQuantizer",

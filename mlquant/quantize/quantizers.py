@@ -18,9 +18,10 @@ out-of-range indices is an error that names the weight, never a corrupt file.
 from __future__ import annotations
 
 import abc
+import inspect
 import re
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import numpy as np
@@ -28,6 +29,9 @@ import numpy as np
 from ..errors import QuantizationError, SettingsError
 from ..weights import Float16Weights, LinearWeights, LUTWeights, QuantizedWeights
 from ._kmeans1d import kmeans_1d
+
+if TYPE_CHECKING:
+    from ..formats import WeightInfo
 
 __all__ = [
     "BUILT_IN",
@@ -71,6 +75,15 @@ class Quantizer(abc.ABC):
     def name(self) -> str:
         """A name for files and tables, e.g. ``kmeans_lut_6`` or ``float16``."""
         return f"{self.method}_{self.nbits}"
+
+    def for_weight(self, weight: WeightInfo) -> Quantizer:
+        """The quantizer to apply to ``weight`` of a model; ``self`` unless the strategy depends on it.
+
+        :func:`mlquant.quantize` calls this before quantizing each weight, so a strategy that
+        needs to know which weight it holds (a :class:`~mlquant.DataAware` quantizer looks up
+        the weight's input statistics) can return one bound to it.
+        """
+        return self
 
     def quantize(
         self, values: np.ndarray, *, channel_axis: int | None = None, where: str = "weights"
@@ -238,8 +251,9 @@ class KMeansLUTQuantizer(_TableQuantizer):
     nbits: int = attrs.field(validator=_bits(1, 8))
     """Bits per index, 1-8."""
 
-    def lut(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        table, indices = kmeans_1d(values, 2**self.nbits)
+    def lut(self, values: np.ndarray, importance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k-means table of ``values``, weighted by each value's ``importance`` when given."""
+        table, indices = kmeans_1d(values, 2**self.nbits, weights=importance)
         return table, indices.reshape(values.shape)
 
 
@@ -262,6 +276,9 @@ class LUTQuantizer(_TableQuantizer):
         mlquant.LUTQuantizer(nbits=4, function=my_lut)
 
     The table must have exactly ``2**nbits`` entries and every index must lie below it.
+    Data-aware quantization (:class:`~mlquant.DataAware`) passes each value's importance (how
+    much its error weighs in the layer's output) as ``importance=`` to a ``lut`` (or a
+    ``function``) that declares that argument; others are called without it.
     """
 
     nbits: int = attrs.field(validator=_bits(1, 8))
@@ -279,11 +296,14 @@ class LUTQuantizer(_TableQuantizer):
             label = _snake(type(self).__name__)
         return f"{label}_{self.nbits}"
 
-    def lut(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def lut(self, values: np.ndarray, importance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(table, indices)`` for ``values``; override this in a subclass.
 
         Args:
             values: The finite float weights of one tensor.
+            importance: Non-negative weight of each value's squared error, in the shape of
+                ``values``, when quantizing with data (None otherwise). An override may leave
+                this argument out; it is then never passed.
 
         Returns:
             A table of exactly ``2**nbits`` floats and an integer index below ``2**nbits``
@@ -292,7 +312,18 @@ class LUTQuantizer(_TableQuantizer):
         if self.function is None:
             msg = "LUTQuantizer needs a function=..., or a subclass that overrides lut()"
             raise SettingsError(msg)
+        if importance is not None and _accepts(self.function, "importance"):
+            return self.function(self.nbits, values, importance=importance)  # type: ignore[call-arg]
         return self.function(self.nbits, values)
+
+
+def _accepts(function: Callable[..., Any], name: str) -> bool:
+    """Whether ``function`` takes a keyword argument ``name``."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _snake(name: str) -> str:
