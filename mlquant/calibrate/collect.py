@@ -83,7 +83,8 @@ def calibrate(
     model = model if isinstance(model, Model) else load(model)
     data = data if isinstance(data, ImageFolder) else ImageFolder(data)
     sample = data if inputs >= len(data.samples) else data.split(inputs / len(data.samples), seed=seed)[0]
-    recipe = {"model": model.content_fingerprint(), "preprocessing": attrs.asdict(preprocessing),
+    fingerprint = model.content_fingerprint()
+    recipe: dict[str, Any] = {"model": fingerprint, "preprocessing": attrs.asdict(preprocessing),
               "memory": memory, "mlquant": __version__}
     key = ""
     if cache is not None:
@@ -108,9 +109,9 @@ def calibrate(
         report("calibrating", min(total, start + batch_size), total)
     statistics = {weight.name: sums.result(layer) for layer, (weight, _) in pairs.items() if sums.seen(layer)}
     files = tuple(str(s.path.relative_to(sample.root)) for s in batch.samples)
-    result = Calibration(statistics, files, recipe["model"], time.perf_counter() - started)
+    result = Calibration(statistics, files, fingerprint, time.perf_counter() - started)
     if key:
-        _save(Path(cache) / f"calibration-{key}.npz", result)  # type: ignore[arg-type]
+        _save(Path(str(cache)) / f"calibration-{key}.npz", result)
     return result
 
 
@@ -178,7 +179,8 @@ def _save(path: Path, calibration: Calibration) -> None:
     meta = {"names": names, "counts": [calibration.statistics[n].count for n in names],
             "files": list(calibration.files), "model": calibration.model}
     buffer = io.BytesIO()
-    np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     atomic_write(path, buffer.getvalue())
 
 

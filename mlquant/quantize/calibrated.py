@@ -137,7 +137,7 @@ class _ForWeight(Quantizer):
         form = base.quantize(values, channel_axis=channel_axis)
         if not owner.rounding or stats.second_moment is None:
             return form
-        return _compensate(form, values, stats, owner.damping)
+        return _compensate(form, values, stats, stats.second_moment, owner.damping)
 
 
 @attrs.frozen
@@ -175,22 +175,23 @@ def _grid(form: QuantizedWeights, rows: int) -> Grid | None:
     return None
 
 
-def _compensate(form: QuantizedWeights, values: np.ndarray, stats: InputStatistics, damping: float) -> QuantizedWeights:
+def _compensate(
+    form: QuantizedWeights, values: np.ndarray, stats: InputStatistics, second_moment: np.ndarray, damping: float
+) -> QuantizedWeights:
     """``form`` with its indices chosen by error-compensating rounding, group by group."""
-    assert stats.second_moment is not None
     rows = values.shape[0]
     grid = _grid(form, rows)
-    if grid is None:
+    if grid is None or not isinstance(form, (LUTWeights, LinearWeights)):
         return form
     indices = np.array(form.indices).reshape(rows, -1).astype(np.intp)
     matrix = values.reshape(rows, -1)
     per_group = rows // stats.groups
     for group in range(stats.groups):
         members = np.arange(group * per_group, (group + 1) * per_group)
-        found = compensated(matrix[members], grid, members, stats.second_moment[group], damping)
+        found = compensated(matrix[members], grid, members, second_moment[group], damping)
         if found is not None:  # else keep round-to-nearest for this group
             indices[members] = found
-    return attrs.evolve(form, indices=indices.reshape(values.shape))  # type: ignore[misc]
+    return attrs.evolve(form, indices=indices.reshape(values.shape))
 
 
 def corrected_biases(
