@@ -327,3 +327,32 @@ class TestDigitsDemo:
             assert aware[0] < alone[0], lost
             if nbits == 2:
                 assert aware[1] < alone[1], lost
+
+
+class TestSweep:
+    def test_data_aware_sweep_judges_on_images_it_did_not_calibrate_on(self, demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        """The sweep adds a `_data` twin per quantizer, calibrates on one stratified half and judges on the other."""
+        grid = [mlquant.KMeansLUTQuantizer(nbits=2), mlquant.LinearQuantizer(nbits=3)]
+        result = mlquant.sweep(demo.model, demo.data, grid=grid, data_aware=True, out_dir=tmp_path / "sweep")
+        names = [c.name for c in result.candidates]
+        assert names == ["kmeans_lut_2", "linear_3", "kmeans_lut_2_data", "linear_3_data"]
+        assert result.calibration is not None
+        judged = set(result.baseline.files)
+        calibrated = set(result.calibration.files)
+        assert judged and calibrated and not judged & calibrated
+        everything = mlquant.ImageFolder(demo.data)
+        assert len(judged) + len(result.calibration_baseline.files) == len(everything.samples)
+        assert "## Data-aware candidates" in (tmp_path / "sweep" / "report.md").read_text()
+
+    def test_cli_flag(self, demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        """`mlquant sweep --data-aware` adds the data-aware candidates to the results."""
+        import json
+
+        from mlquant.cli import main
+
+        out = tmp_path / "cli"
+        code = main(["sweep", str(demo.model), "--data", str(demo.data), "--out", str(out), "--methods", "kmeans_lut",
+                     "--nbits", "2", "--data-aware", "--quiet"])
+        assert code in (0, 1)
+        saved = json.loads((out / "results.json").read_text())
+        assert "kmeans_lut_2_data" in json.dumps(saved)

@@ -203,7 +203,8 @@ def run_sweep(args: argparse.Namespace) -> int:
             args.model, _data(args), out_dir=out, grid=grid, selector=_selector(args),
             select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
             batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
-            make_non_updatable=args.make_non_updatable,
+            make_non_updatable=args.make_non_updatable, data_aware=args.data_aware,
+            calibration_data=args.calibration_data,
         )
     return _finish(result, args.json, out)
 

@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--fast", action="store_true", help="stop hopeless candidates early, stop at the first that passes")
     sweep.add_argument("--no-cache", action="store_true", help="evaluate everything again")
     sweep.add_argument("--mixed", action="store_true", help="also search a per-layer mixed-precision plan")
+    sweep.add_argument("--data-aware", action="store_true",
+                       help="also try each quantizer calibrated on images (half of --data, stratified, unless "
+                            "--calibration-data); candidates are then judged on the other half")
+    sweep.add_argument("--calibration-data", metavar="DIR",
+                       help="with --data-aware: calibrate on this folder and judge on all of --data")
     _tolerance_options(sweep)
     _evaluation_options(sweep)
     _selection_options(sweep)
