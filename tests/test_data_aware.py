@@ -356,3 +356,17 @@ class TestSweep:
         assert code in (0, 1)
         saved = json.loads((out / "results.json").read_text())
         assert "kmeans_lut_2_data" in json.dumps(saved)
+
+
+class TestMixed:
+    def test_search_chooses_among_data_aware_options(self, demo) -> None:  # type: ignore[no-untyped-def]
+        """With data_aware=True every quantized weight of the plan gets a data-aware option, calibrated on the search part."""
+        plan = mlquant.search_mixed_precision(demo.model, demo.data, max_mean_drop=1.0, max_class_drop=5.0,
+                                              data_aware=True, backend=mlquant.ReferenceBackend())
+        chosen = [q for q in plan.per_weight.values() if q is not None]
+        assert chosen and all(isinstance(q, (mlquant.DataAware, mlquant.Float16Quantizer)) for q in chosen)
+        assert all(name.endswith("_data") for s in plan.sensitivity for name in s.options[1:] if name != "float16")
+        calibration = next(q.calibration for q in chosen if isinstance(q, mlquant.DataAware))
+        searched, validation = mlquant.ImageFolder(demo.data).split(0.5, seed=0)
+        assert set(calibration.files) <= {str(s.path.relative_to(searched.root)) for s in searched.samples}
+        assert plan.validation is not None and plan.validation.files

@@ -152,6 +152,8 @@ class _WithImportance(_TableQuantizer):
         return self.base.nbits
 
     def lut(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if values.shape != self.importance.shape:  # a part of the tensor (a table per group): no importance to match
+            return self.base.lut(values)
         return self.base.lut(values, importance=self.importance)  # type: ignore[call-arg]
 
 
@@ -166,9 +168,9 @@ def _takes_importance(quantizer: _TableQuantizer) -> bool:
 
 def _grid(form: QuantizedWeights, rows: int) -> Grid | None:
     """The values ``form`` can represent in each of ``rows`` output channels; None for other forms."""
-    if isinstance(form, LUTWeights):
+    if isinstance(form, LUTWeights) and form.table.ndim == 1:
         return Table(form.table)
-    if isinstance(form, LinearWeights) and (form.axis in (0, None) or len(form.scale) == 1):
+    if isinstance(form, LinearWeights) and (len(form.scale) == 1 or (form.axis == 0 and len(form.scale) == rows)):
         scale = np.broadcast_to(form.scale.astype(np.float64), (rows,)) if len(form.scale) == 1 else form.scale
         bias = np.broadcast_to(form.bias.astype(np.float64), (rows,)) if len(form.bias) == 1 else form.bias
         return Affine(scale, bias, 2**form.nbits)
