@@ -367,6 +367,6 @@ class TestMixed:
         assert chosen and all(isinstance(q, (mlquant.DataAware, mlquant.Float16Quantizer)) for q in chosen)
         assert all(name.endswith("_data") for s in plan.sensitivity for name in s.options[1:] if name != "float16")
         calibration = next(q.calibration for q in chosen if isinstance(q, mlquant.DataAware))
-        searched, validation = mlquant.ImageFolder(demo.data).split(0.5, seed=0)
+        searched, _ = mlquant.ImageFolder(demo.data).split(0.5, seed=0)
         assert set(calibration.files) <= {str(s.path.relative_to(searched.root)) for s in searched.samples}
         assert plan.validation is not None and plan.validation.files
