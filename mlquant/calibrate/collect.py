@@ -27,7 +27,7 @@ import numpy as np
 from .._files import atomic_write
 from .._progress import Progress, silent
 from .._version import __version__
-from ..errors import SettingsError
+from ..errors import SettingsError, UnsupportedModelError
 from ..evaluate import ImageFolder, Preprocessing, data_fingerprint
 from ..evaluate.signature import signature
 from ..formats import Model, WeightInfo, load
@@ -57,8 +57,8 @@ def calibrate(
         model: The float model (a NeuralNetwork model today), or its path.
         data: Labelled class folders (or a flat folder) of the model's inputs; pass the part
             of the data you will not judge the quantized model on.
-        inputs: How many inputs to run: the same share of every class, chosen with ``seed``
-            (all of them if there are fewer).
+        inputs: About how many inputs to run: the same share of every class (rounded per
+            class), chosen with ``seed``; all of them if there are fewer.
         seed: Seeds the sample.
         progress: Called with ``("calibrating", done, total)`` after every batch.
         preprocessing: How images are scaled and cropped (as for evaluation).
@@ -94,9 +94,7 @@ def calibrate(
         if stored is not None:
             return stored
     started = time.perf_counter()
-    from ..runtime import Network
-
-    network = Network(model)
+    network = _observing_network(model)
     target = signature(model).input
     batch = sample.batch(target, preprocessing)
     pairs = _pairs(model, network.observed)
@@ -113,6 +111,20 @@ def calibrate(
     if key:
         _save(Path(str(cache)) / f"calibration-{key}.npz", result)
     return result
+
+
+def _observing_network(model: Model) -> Any:
+    """An executor of ``model`` with ``observe(feeds, observer)`` and ``observed`` (see :class:`~mlquant.runtime.Network`).
+
+    Raises:
+        UnsupportedModelError: No runtime of ``model``'s format can observe its layers yet.
+    """
+    if model.format != "neuralnetwork":
+        msg = f"calibration runs NeuralNetwork models today (this model is a {model.format} model)"
+        raise UnsupportedModelError(msg)
+    from ..runtime import Network
+
+    return Network(model)
 
 
 def _pairs(model: Model, observed: dict[str, Any]) -> dict[str, tuple[WeightInfo, tuple[int, int]]]:
