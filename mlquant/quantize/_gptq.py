@@ -22,6 +22,7 @@ by the rows (:class:`Table`) or an affine grid per row (:class:`Affine`).
 from __future__ import annotations
 
 import abc
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ __all__ = ["Affine", "Grid", "Table", "compensated"]
 
 _BLOCK = 128  # columns per block of lazy updates
 _RETRIES = 4  # tenfold damping increases tried before giving up
+_controller: Any = None  # threadpoolctl's view of the BLAS libraries, found once
 
 
 class Grid(abc.ABC):
@@ -83,6 +85,24 @@ def compensated(
     Returns:
         ``(R, D)`` indices, or None if the matrix could not be factored even with more damping.
     """
+    with _one_blas_thread():
+        return _compensated(weights, grid, rows, second_moment, damping)
+
+
+def _one_blas_thread() -> Any:
+    """Keep BLAS on one thread: the products here are small, and BLAS threads competing for busy
+    cores made them several times slower on a loaded machine."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController().select(user_api="blas")
+    return _controller.limit(limits=1)
+
+
+def _compensated(
+    weights: np.ndarray, grid: Grid, rows: np.ndarray, second_moment: np.ndarray, damping: float
+) -> np.ndarray | None:
     h = np.array(second_moment, dtype=np.float64)
     diagonal = np.diag(h).copy()
     dead = diagonal <= 0
