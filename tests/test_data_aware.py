@@ -370,3 +370,22 @@ class TestMixed:
         searched, _ = mlquant.ImageFolder(demo.data).split(0.5, seed=0)
         assert set(calibration.files) <= {str(s.path.relative_to(searched.root)) for s in searched.samples}
         assert plan.validation is not None and plan.validation.files
+
+
+class TestEndToEnd:
+    def test_grouped_convolution_model_outputs_stay_closer_to_float(self, tmp_path: Path) -> None:
+        """On a grouped convolution and a dense layer, data-aware 2-bit outputs are nearer the float outputs than plain ones."""
+        rng = np.random.default_rng(5)
+        model = _conv_model(rng)
+        inputs = (normal(rng, 64, 4, 7, 6) + 0.5 * normal(rng, 64, 1, 7, 6)).astype(np.float32)  # correlated channels
+        for i, x in enumerate(inputs):
+            np.save(tmp_path / f"{i:03d}.npy", x)
+        calibration = mlquant.calibrate(model, tmp_path, inputs=64)
+        assert {name: (s.groups, s.depth) for name, s in calibration.statistics.items()} == {
+            "conv.weights": (2, 18), "dense.weights": (1, 72)}
+        reference = Network(model).run({"x": inputs})["out"]
+        errors = {}
+        for quantizer in (mlquant.LinearQuantizer(nbits=2), mlquant.DataAware(mlquant.LinearQuantizer(nbits=2), calibration)):
+            out = Network(mlquant.quantize(model, quantizer)).run({"x": inputs})["out"]
+            errors[quantizer.name] = float(np.mean((out - reference) ** 2))
+        assert errors["linear_2_data"] < errors["linear_2"], errors
