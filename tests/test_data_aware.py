@@ -344,6 +344,20 @@ class TestSweep:
         assert len(judged) + len(result.calibration_baseline.files) == len(everything.samples)
         assert "## Data-aware candidates" in (tmp_path / "sweep" / "report.md").read_text()
 
+    def test_cli_quantize_with_calibration_data(self, demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        """`mlquant quantize --calibration-data DIR` writes the data-aware model, equal to the library's."""
+        from mlquant.cli import main
+
+        out = tmp_path / "digits_data.mlmodel"
+        assert main(["quantize", str(demo.model), "--method", "linear", "--nbits", "3", "--calibration-data",
+                     str(demo.data), "-o", str(out), "--json"]) == 0
+        model = mlquant.load(demo.model)
+        expected = mlquant.quantize(model, mlquant.DataAware(mlquant.LinearQuantizer(nbits=3),
+                                                             mlquant.calibrate(model, demo.data)))
+        written = mlquant.load(out)
+        for weight in model.weights:
+            np.testing.assert_array_equal(written.read(weight), expected.read(weight))
+
     def test_cli_flag(self, demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         """`mlquant sweep --data-aware` adds the data-aware candidates to the results."""
         import json

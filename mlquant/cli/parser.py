@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("-o", "--output", help="output file (default: <model>_<method>_<nbits>.mlmodel beside the input)")
     quant.add_argument("--force", action="store_true", help="allow overwriting the input file")
     quant.add_argument("--json", action="store_true", help="print the result as JSON")
+    quant.add_argument("--calibration-data", metavar="DIR",
+                       help="quantize data-aware: calibrate on (a stratified sample of 256 of) these images first")
     _selection_options(quant)
     quant.set_defaults(run=_commands.quantize_command)
 
