@@ -11,7 +11,7 @@ import pytest
 import mlquant
 from mlquant.calibrate import Calibration, InputStatistics
 from mlquant.quantize._bias_correction import output_shift
-from mlquant.quantize._gptq import Affine, Table, compensated
+from mlquant.quantize._gptq import Affine, RowTables, Table, compensated
 from mlquant.quantize._kmeans1d import kmeans_1d
 from mlquant.runtime import Network
 from tests._runtime_models import builder, normal
@@ -212,6 +212,23 @@ class TestRounding:
         rounded = np.clip(np.rint((w - low[:, None]) / scale[:, None]), 0, 7)
         as_values = lambda q: q * scale[:, None] + low[:, None]
         assert _output_error(x, w, as_values(indices)) <= _output_error(x, w, as_values(rounded))
+
+    def test_per_row_tables_agree_with_a_shared_table(self) -> None:
+        """A table per row, all equal, rounds exactly as the shared table; different tables are each respected."""
+        rng = np.random.default_rng(11)
+        x = rng.normal(size=(200, 10)) @ rng.normal(size=(10, 10))
+        w = rng.normal(size=(6, 10))
+        h = x.T @ x / len(x)
+        table = np.sort(rng.normal(size=8))
+        shared = compensated(w, Table(table), np.arange(6), h)
+        per_row = compensated(w, RowTables(np.tile(table, (6, 1))), np.arange(6), h)
+        np.testing.assert_array_equal(per_row, shared)
+        tables = np.sort(rng.normal(size=(6, 4)), axis=1)
+        indices = compensated(w, RowTables(tables), np.arange(6), h)
+        assert indices is not None and indices.max() < 4
+        nearest = np.abs(tables[:, None, :] - w[:, :, None]).argmin(axis=2)
+        as_values = np.take_along_axis(tables, indices, axis=1)
+        assert _output_error(x, w, as_values) <= _output_error(x, w, np.take_along_axis(tables, nearest, axis=1))
 
     def test_dead_inputs_and_singular_matrices_are_handled(self) -> None:
         """Columns whose input is always zero are rounded to nearest; a matrix that cannot be factored gives None."""

@@ -16,7 +16,8 @@ matter). If ``H`` still cannot be factored, :func:`compensated` returns None and
 keeps round-to-nearest.
 
 The grid is whatever the storage can represent, fixed before rounding: a look-up table shared
-by the rows (:class:`Table`) or an affine grid per row (:class:`Affine`).
+by the rows (:class:`Table`), one per row or group of rows (:class:`RowTables`, for grouped-channel
+tables), or an affine grid per row (:class:`Affine`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Affine", "Grid", "Table", "compensated"]
+__all__ = ["Affine", "Grid", "RowTables", "Table", "compensated"]
 
 _BLOCK = 128  # columns per block of lazy updates
 _RETRIES = 4  # tenfold damping increases tried before giving up
@@ -53,6 +54,18 @@ class Table(Grid):
     def nearest(self, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         position = np.searchsorted(self._mids, values)
         return self._order[position], self._sorted[position]
+
+
+class RowTables(Grid):
+    """A look-up table per row (one per group of output channels, repeated for each of its rows)."""
+
+    def __init__(self, tables: np.ndarray) -> None:
+        self._tables = np.asarray(tables, dtype=np.float64)
+
+    def nearest(self, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tables = self._tables[rows]
+        index = np.abs(tables - values[:, np.newaxis]).argmin(axis=1)
+        return index, tables[np.arange(len(rows)), index]
 
 
 class Affine(Grid):
