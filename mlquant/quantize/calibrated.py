@@ -104,7 +104,7 @@ class DataAware(Quantizer):
             return self.quantizer.for_weight(weight)
         where = f"layer '{weight.layer}' ({weight.layer_type}) {weight.field}"
         statistics.check(weight.shape, where)
-        return _ForWeight(self, statistics)
+        return _ForWeight(self, statistics, self.quantizer.for_weight(weight))
 
     def _quantize(self, values: np.ndarray, channel_axis: int | None) -> QuantizedWeights:
         return self.quantizer.quantize(values, channel_axis=channel_axis)
@@ -118,6 +118,8 @@ class _ForWeight(Quantizer):
     """The settings."""
     statistics: InputStatistics = attrs.field(repr=False)
     """The weight's input statistics."""
+    base: Quantizer
+    """The wrapped quantizer, as it applies to this weight."""
 
     method: ClassVar[str] = "data_aware"
 
@@ -130,8 +132,7 @@ class _ForWeight(Quantizer):
         return self.owner.name
 
     def _quantize(self, values: np.ndarray, channel_axis: int | None) -> QuantizedWeights:
-        owner, stats = self.owner, self.statistics
-        base = owner.quantizer
+        owner, stats, base = self.owner, self.statistics, self.base
         if owner.weighted_table and isinstance(base, _TableQuantizer) and _takes_importance(base):
             base = _WithImportance(base, stats.importance(values.shape))
         form = base.quantize(values, channel_axis=channel_axis)
