@@ -317,6 +317,12 @@ class TestDataAware:
         with pytest.raises(mlquant.SettingsError, match="dense"):
             mlquant.quantize(model, mlquant.DataAware(mlquant.LinearQuantizer(nbits=4), wrong))
 
+    def test_passes_the_conformance_check(self) -> None:
+        """Applied to a bare array (no weight to look up), the wrapper keeps every quantizer's contract."""
+        from mlquant.testing import check_quantizer
+
+        check_quantizer(mlquant.DataAware(mlquant.KMeansLUTQuantizer(nbits=4), Calibration({})))
+
     def test_settings_are_validated(self) -> None:
         """Wrapping a data-aware quantizer, a non-calibration or a bad damping is refused."""
         calibration = Calibration({})
