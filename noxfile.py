@@ -51,3 +51,4 @@ def benchmarks(session: nox.Session) -> None:
     session.install(".[test]")
     for script in ("quantize_grid.py", "runtime.py", "sweep.py", "mixed_precision.py"):
         session.run("python", f"benchmarks/{script}", *session.posargs)
+    session.run("python", "benchmarks/mlprogram_runtime.py")

@@ -41,7 +41,8 @@ from .evaluate import (
     ReferenceBackend,
     default_backend,
 )
-from .formats import LayerSummary, Model, NeuralNetworkModel, WeightInfo, load, problems
+from .formats import LayerSummary, MLProgramModel, Model, NeuralNetworkModel, WeightInfo, load, problems
+from .formats.convert import convert
 from .quantize import (
     DataAware,
     Float16Quantizer,
@@ -57,7 +58,9 @@ from .quantize import (
 )
 from .select import Candidate, Selection, Selector
 from .weights import (
+    AffineWeights,
     Float16Weights,
+    GroupedLUTWeights,
     LinearWeights,
     LUTWeights,
     PerBlock,
@@ -69,6 +72,7 @@ from .weights import (
 from .workflow import GridEntry, MixedPrecisionPlan, SweepResult, default_grid, search_mixed_precision, sweep
 
 __all__ = [
+    "AffineWeights",
     "Backend",
     "Calibration",
     "Candidate",
@@ -81,6 +85,7 @@ __all__ = [
     "Float16Quantizer",
     "Float16Weights",
     "GridEntry",
+    "GroupedLUTWeights",
     "ImageFolder",
     "InputStatistics",
     "InternalError",
@@ -93,6 +98,7 @@ __all__ = [
     "LinearLUTQuantizer",
     "LinearQuantizer",
     "LinearWeights",
+    "MLProgramModel",
     "MixedPrecisionPlan",
     "MlquantError",
     "MlquantWarning",
@@ -119,6 +125,7 @@ __all__ = [
     "UnsupportedModelError",
     "WeightInfo",
     "calibrate",
+    "convert",
     "default_backend",
     "default_grid",
     "dequantize",

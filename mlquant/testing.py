@@ -8,7 +8,8 @@ channel axis on 0 or 1, matrices, bias vectors, a single value, a constant tenso
 with fewer distinct values than table entries, float16 input) and checks the contract every
 mlquant quantizer keeps: the declared width, the input's shape, finite float32 output within
 the tensor's own scale of the input, determinism, an untouched input, and a clear error for
-NaN. It checks the contract, not the accuracy: that is what the sweep measures.
+NaN. Tensors whose shape the quantizer's granularity does not fit (``Quantizer.unfit``) are
+skipped. It checks the contract, not the accuracy: that is what the sweep measures.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from .errors import ContractError, QuantizationError
 from .quantize import Quantizer
 from .weights import QuantizedWeights
+from .weights.storage import StorageRules
 
 __all__ = ["check_quantizer", "sample_tensors"]
 
@@ -42,12 +44,14 @@ def sample_tensors(seed: int = 0) -> list[tuple[str, np.ndarray, int | None]]:
     ]
 
 
-def check_quantizer(quantizer: Quantizer, *, seed: int = 0) -> None:
+def check_quantizer(quantizer: Quantizer, *, seed: int = 0, storage: StorageRules | None = None) -> None:
     """Check that ``quantizer`` keeps the contract of an mlquant quantizer.
 
     Args:
         quantizer: The quantizer to check.
         seed: Seed for the random sample tensors.
+        storage: The storage rules of the format to quantize for (``Model.storage``, e.g. an ML
+            Program's); None for NeuralNetwork's.
 
     Raises:
         ContractError: The first broken rule, naming the sample tensor (an ``AssertionError``
@@ -60,20 +64,23 @@ def check_quantizer(quantizer: Quantizer, *, seed: int = 0) -> None:
     if attrs.has(type(quantizer)):
         _require(attrs.evolve(cast(Any, quantizer)) == quantizer, "attrs.evolve with no changes must give an equal quantizer")
     for description, values, axis in sample_tensors(seed):
-        _check_one(quantizer, description, values, axis)
+        if quantizer.unfit(values.shape, axis) is None:  # a group or block size that does not divide it
+            _check_one(quantizer, description, values, axis, storage)
     nan = np.array([[0.0, np.nan], [1.0, 2.0]], dtype=np.float32)
     try:
-        quantizer.quantize(nan, channel_axis=0)
+        quantizer.quantize(nan, channel_axis=0, storage=storage)
     except QuantizationError:
         pass
     else:
         raise ContractError("NaN weights must raise QuantizationError")
 
 
-def _check_one(quantizer: Quantizer, description: str, values: np.ndarray, axis: int | None) -> None:
+def _check_one(
+    quantizer: Quantizer, description: str, values: np.ndarray, axis: int | None, storage: StorageRules | None
+) -> None:
     before = values.copy()
-    result = quantizer.quantize(values, channel_axis=axis, where=description)
-    again = quantizer.quantize(values, channel_axis=axis, where=description)
+    result = quantizer.quantize(values, channel_axis=axis, where=description, storage=storage)
+    again = quantizer.quantize(values, channel_axis=axis, where=description, storage=storage)
     where = f"{description} {values.shape}"
     _require(np.array_equal(values, before), f"{where}: the input array was modified")
     _require(isinstance(result, QuantizedWeights), f"{where}: returned {type(result).__name__}, not QuantizedWeights")

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real food model and its images, the built-in demo, and the README's run.
+"""Shared fixtures: the real food model and its images, the built-in demo, ML Program packages, and the README's run.
 
 The real model and images live beside the project in ``../shared/food``; set ``MLQUANT_FOOD_DIR``
 to use them from elsewhere. Tests that need them skip, with a short reason, when they are absent.
@@ -52,9 +52,34 @@ def _every_written_model_passes_the_validator(monkeypatch: pytest.MonkeyPatch) -
         written = save(self, path, **kwargs)
         found = mlquant.problems(mlquant.load(written))
         assert not found, f"{written} fails the validator: {found}"
+        if written.suffix == ".mlpackage":
+            _coremltools_loads_package(written)
         return written
 
     monkeypatch.setattr(Model, "save", checked)
+
+
+def _coremltools_loads_package(path: Path) -> None:
+    """coremltools opens the package and its MIL loader reads every constant of it."""
+    import warnings
+
+    from ._mlprograms import coremltools_constants
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import coremltools as ct
+
+        ct.models.MLModel(str(path), skip_model_load=True)
+    coremltools_constants(path)
+
+
+@pytest.fixture(scope="session")
+def mlpackages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every ML Program package of ``tests/_mlprograms.py`` (plain and compressed by coremltools), built once
+    per session; tests copy a package before changing it."""
+    from ._mlprograms import build_all
+
+    return build_all(tmp_path_factory.mktemp("mlpackages"))
 
 
 def python_blocks(path: Path) -> list[str]:

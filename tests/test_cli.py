@@ -368,3 +368,25 @@ class TestFirstHour:
         code = main(["sweep", str(demo_files.model), "--data", str(demo_files.data), "--out", str(tmp_path / "s")])
         err = capsys.readouterr().err
         assert code == 130 and "run the same command again to resume" in err and "interrupted" in err
+
+
+class TestMLPrograms:
+    def test_inspect_shows_target_and_precision(self, mlpackages, capsys) -> None:
+        """inspect on a package names the deployment target, opset and compute precision, and the storage."""
+        assert main(["inspect", str(mlpackages["grouped3_18"])]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert "mlProgram, deployment target iOS18 (opset CoreML8), compute precision fp16" in lines[0]
+        assert lines[3].split()[:4] == ["conv1_cast_fp16", "conv", "1,168", "lut+float16"]
+        assert main(["inspect", str(mlpackages["fp32_16"]), "--json"]) == 0
+        payload = json.loads(capsys.readouterr().out)
+        assert (payload["deployment_target"], payload["compute_precision"]) == ("iOS16 (opset CoreML6)", "fp32")
+
+    def test_quantize_writes_a_package(self, mlpackages, tmp_path, capsys) -> None:
+        """quantize on a package, or an ML Program .mlmodel file, writes a package beside it by default."""
+        source = shutil.copytree(mlpackages["fp32_16"], tmp_path / "net.mlpackage")
+        assert main(["quantize", str(source), "--method", "linear_lut", "--nbits", "4"]) == 0
+        written = mlquant.load(tmp_path / "net_linear_lut_4.mlpackage")
+        assert written.weights[0].storage == "lut" and "wrote" in capsys.readouterr().out
+        bare = shutil.copytree(mlpackages["fp32_16"] / "Data/com.apple.CoreML", tmp_path / "bare")
+        assert main(["quantize", str(bare / "model.mlmodel"), "--method", "float16"]) == 0
+        assert mlquant.load(bare / "model_float16.mlpackage").weights[0].storage == "float16"

@@ -426,3 +426,21 @@ class TestEndToEnd:
             out = Network(mlquant.quantize(model, quantizer)).run({"x": inputs})["out"]
             errors[quantizer.name] = float(np.mean((out - reference) ** 2))
         assert errors["linear_2_data"] < errors["linear_2"], errors
+
+
+class TestGroupedTables:
+    def test_grouped_channel_tables_are_weighted_and_compensated(self) -> None:
+        """With a table per group of channels, each group's table gets its rows' importance and rounding lowers the output error."""
+        from mlquant.formats import WeightInfo
+        from mlquant.weights import GroupedLUTWeights
+
+        rng = np.random.default_rng(4)
+        x = rng.normal(size=(500, 12)) @ rng.normal(size=(12, 12))
+        w = rng.normal(size=(8, 12))
+        stats = InputStatistics(len(x), x.mean(axis=0)[None], (x * x).mean(axis=0)[None], (x.T @ x / len(x))[None])
+        info = WeightInfo(0, "fc", "innerProduct", "weights", (8, 12), 0, False, False, "float32", 32, 384)
+        plain = mlquant.KMeansLUTQuantizer(nbits=2, granularity=mlquant.PerGroupedChannel(4))
+        bound = mlquant.DataAware(plain, Calibration({"fc.weights": stats})).for_weight(info)
+        aware, alone = bound.quantize(w, channel_axis=0), plain.quantize(w, channel_axis=0)
+        assert isinstance(aware, GroupedLUTWeights) and aware.tables.shape == (2, 4)
+        assert _output_error(x, w, aware.dequantize()) < _output_error(x, w, alone.dequantize())

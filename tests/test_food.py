@@ -66,3 +66,13 @@ class TestFoodSweep:
         chosen = next(r for r in result.table if r.status == "chosen")
         assert chosen.drop <= 1.0 and chosen.worst_drop <= 5.0
         assert chosen.candidate.size_bytes < 0.5 * result.baseline.size_bytes
+
+
+class TestFoodAsMLProgram:
+    def test_float32_program_predicts_what_the_mlmodel_predicts(self, evaluator, food_model, base, tmp_path) -> None:
+        """mlquant convert: the food network as an ML Program gives the same prediction on every image."""
+        program = mlquant.convert(food_model, tmp_path / "food.mlpackage")
+        assert program.format == "mlprogram" and program.class_labels == food_model.class_labels
+        result = evaluator.evaluate(program, reference=base)
+        assert result.top1_agreement == 1.0
+        assert result.per_class == base.per_class

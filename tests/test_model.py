@@ -136,12 +136,12 @@ class TestBadFiles:
         with pytest.raises(UnsupportedModelError, match="this model's type is glmClassifier"):
             mlquant.load(path)
 
-    def test_ml_program_package(self, tmp_path: Path) -> None:
-        """An .mlpackage folder gets a clear not-supported-yet error."""
+    def test_broken_package_manifest(self, tmp_path: Path) -> None:
+        """An .mlpackage folder whose manifest names no model gets a clear error naming the manifest."""
         package = tmp_path / "model.mlpackage"
         package.mkdir()
         (package / "Manifest.json").write_text("{}")
-        with pytest.raises(UnsupportedModelError, match="ML Program package"):
+        with pytest.raises(mlquant.InvalidModelError, match="Manifest.json is not a readable package manifest"):
             mlquant.load(package)
 
 

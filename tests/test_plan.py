@@ -44,8 +44,8 @@ class TestLayerSelector:
 
     def test_unknown_layer_type(self) -> None:
         """A misspelt layer type lists the real ones."""
-        with pytest.raises(SettingsError, match="unknown layer type 'conv'; layer types with weights are"):
-            mlquant.LayerSelector(layer_types=["conv"])
+        with pytest.raises(SettingsError, match="unknown layer type 'convolutoin'; layer types with weights are"):
+            mlquant.LayerSelector(layer_types=["convolutoin"])
 
 
 class TestPlan:

@@ -162,6 +162,24 @@ class TestNotSmaller:
         assert sorted(p.stem for p in (out / "models").iterdir()) == sorted(c.name for c in result.candidates)
         assert "linear_lut_8" in (out / "report.md").read_text()
 
+    def test_forms_the_format_cannot_store_are_skipped(self, tmp_path: Path) -> None:
+        """A grid entry the model's format cannot store (grouped tables in a NeuralNetwork) is skipped with the reason."""
+        from . import _models
+
+        model = mlquant.Model(_models.mlp_classifier())
+        data = tmp_path / "data"
+        rng = np.random.default_rng(0)
+        for label in "abcd":
+            (data / label).mkdir(parents=True)
+            for i in range(3):
+                np.save(data / label / f"{i}.npy", rng.normal(size=12).astype(np.float32))
+        grouped = mlquant.KMeansLUTQuantizer(2, mlquant.PerGroupedChannel(1))
+        result = mlquant.sweep(model, data, backend=ReferenceBackend(), grid=[grouped, mlquant.Float16Quantizer()])
+        skipped = dict(result.skipped)
+        assert set(skipped) == {"kmeans_lut_2_g1"}
+        assert "NeuralNetwork format cannot store" in skipped["kmeans_lut_2_g1"]
+        assert [c.name for c in result.candidates] == ["float16"]
+
 
 class TestFiles:
     def test_csv_names_its_units(self, full: mlquant.SweepResult) -> None:

@@ -27,11 +27,12 @@ from ..evaluate import (
 )
 from ..evaluate.results import SUMMARY_KEYS, write_csv, write_json
 from ..formats import load
+from ..formats.convert import convert
 from ..quantize import DataAware, LayerSelector, QuantizationPlan, Quantizer, from_name, quantize
 from ..select import Selection, Selector
 from ..select.text import chosen_line, summary_table, tolerance
 from ..workflow.saved import read_sweep
-from ..workflow.sweep import GridEntry, SweepResult, default_grid, sweep
+from ..workflow.sweep import DEFAULT_METHODS, DEFAULT_WIDTHS, GridEntry, SweepResult, default_grid, sweep
 from .progress import ProgressDisplay
 
 EXIT_OK, EXIT_NO_CANDIDATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -44,16 +45,19 @@ def inspect(args: argparse.Namespace) -> int:
     weight_bytes = sum(w.nbytes for w in model.weights)
     if args.json:
         layers = [attrs.asdict(r) for r in rows]
-        print(json.dumps({"model": str(args.model), "type": model.type, "size_bytes": model.size_bytes,
+        details = {key.replace(" ", "_"): value for key, value in model.details().items()}
+        print(json.dumps({"model": str(args.model), "type": model.type, **details, "size_bytes": model.size_bytes,
                           "weight_bytes": weight_bytes, "layers": layers, "problems": model.problems()}, indent=2))
         return EXIT_OK
-    print(f"{args.model}: {model.type}, {_text.size(model.size_bytes)} ({model.size_bytes:,} bytes)")
+    facts = "".join(f", {key} {value}" for key, value in model.details().items())
+    print(f"{args.model}: {model.type}{facts}, {_text.size(model.size_bytes)} ({model.size_bytes:,} bytes)")
     body = [(r.layer, r.layer_type, f"{r.count:,}", r.storage, r.nbits, f"{r.nbytes:,}") for r in rows]
     print(_text.table(["layer", "type", "weights", "storage", "bits", "bytes"], body, right=(2, 4, 5)))
     print(
         f"\n{len(model.weights)} weight tensors, {sum(w.count for w in model.weights):,} values, "
         f"{weight_bytes:,} bytes; {model.size_bytes - weight_bytes:,} bytes of the file are not weights"
-        " (mean image, labels, layer parameters)"
+        + (" (the program, small constants, blob headers, manifest)" if model.suffix == ".mlpackage"
+           else " (mean image, labels, layer parameters)")
     )
     found = model.problems()
     if found:
@@ -73,9 +77,12 @@ def quantize_command(args: argparse.Namespace) -> int:
     nbits = args.nbits if args.nbits is not None else (16 if args.method == "float16" else 8)
     quantizer: Quantizer = from_name(args.method, nbits)
     name = quantizer.name if args.calibration_data is None else f"{quantizer.name}_data"
-    output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}.mlmodel")
-    check_output(output, inputs=[] if args.force else [args.model], what="-o")
+    if args.output:
+        check_output(args.output, folder=Path(args.output).suffix == ".mlpackage",
+                     inputs=[] if args.force else [args.model], what="-o")
     model = load(args.model)
+    output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}{model.suffix}")
+    check_output(output, folder=output.suffix == ".mlpackage", inputs=[] if args.force else [args.model], what="-o")
     if args.calibration_data is not None:
         bar = ProgressDisplay(enabled=False if args.json else None)
         quantizer = DataAware(quantizer, calibrate(model, args.calibration_data, progress=bar))
@@ -89,6 +96,16 @@ def quantize_command(args: argparse.Namespace) -> int:
     else:
         ratio = small.size_bytes / model.size_bytes
         print(f"wrote {output}: {_text.size(small.size_bytes)} ({ratio:.1%} of {_text.size(model.size_bytes)})")
+    return EXIT_OK
+
+
+def convert_command(args: argparse.Namespace) -> int:
+    """``mlquant convert``: a NeuralNetwork model rewritten as an ML Program."""
+    output = Path(args.output) if args.output else Path(args.model).with_suffix(".mlpackage")
+    model = load(args.model)
+    program = convert(model, output, precision=args.precision, target=args.target, overwrite=args.force)
+    print(f"wrote {output}: an ML Program ({args.precision}, {args.target}) with {len(program.weights)} weights, "
+          f"{_text.size(program.size_bytes)}")
     return EXIT_OK
 
 
@@ -193,7 +210,10 @@ def _print_selection(baseline: Evaluation, selection: Selection, as_json: bool, 
     return EXIT_OK if selection.chosen is not None else EXIT_NO_CANDIDATE
 
 
-def _grid(args: argparse.Namespace) -> tuple[GridEntry, ...]:
+def _grid(args: argparse.Namespace) -> tuple[GridEntry, ...] | None:
+    """The grid ``--methods`` and ``--nbits`` name; None for the default, which fits the model's format."""
+    if args.methods is DEFAULT_METHODS and args.nbits is DEFAULT_WIDTHS:
+        return None
     return default_grid(args.methods, args.nbits)
 
 
@@ -208,7 +228,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             args.model, _data(args), out_dir=out, grid=grid, selector=_selector(args),
             select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
             batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
-            make_non_updatable=args.make_non_updatable, data_aware=args.data_aware,
+            make_non_updatable=args.make_non_updatable, target=args.target, data_aware=args.data_aware,
             calibration_data=args.calibration_data,
         )
     return _finish(result, args.json, out)
@@ -252,10 +272,13 @@ def demo(args: argparse.Namespace) -> int:
     bar = ProgressDisplay(enabled=False if args.quiet or args.json else None)
     out = check_output(args.out, folder=True, what="--out")
     files = build_digits_demo(out)
+    model: Path = files.model
+    if args.format == "mlprogram":
+        model = convert(load(files.model), files.model.with_suffix(".mlpackage"), overwrite=True).path or model
     if not args.json:
-        print(f"built {files.model} (held-out accuracy {files.test_accuracy:.1%}) and {files.data}/<digit>/*.png")
+        print(f"built {model} (held-out accuracy {files.test_accuracy:.1%}) and {files.data}/<digit>/*.png")
     with _resumable(out / "sweep", bar, cached=True):
-        result = sweep(files.model, _data(args, files.data), out_dir=out / "sweep", selector=_selector(args),
+        result = sweep(model, _data(args, files.data), out_dir=out / "sweep", selector=_selector(args),
                        fast=args.fast, progress=bar, backend=_backend(args), preprocessing=_preprocessing(args),
-                       batch_size=args.batch_size)
+                       batch_size=args.batch_size, target=args.target)
     return _finish(result, args.json, out / "sweep")

@@ -20,6 +20,7 @@ from .._version import __version__
 from ..errors import InternalError, MlquantError, MlquantWarning
 from ..evaluate import CoreMLBackend
 from ..evaluate.preprocess import CROP_MODES, RESAMPLING
+from ..formats.convert import PRECISIONS, TARGETS
 from ..quantize import BUILT_IN
 from ..select import MAX_CLASS_DROP, MAX_MEAN_DROP
 from ..workflow.sweep import DEFAULT_METHODS, DEFAULT_WIDTHS
@@ -118,6 +119,13 @@ def _tolerance_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
+def _target_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", choices=list(TARGETS), default=None,
+                        help="latest deployment target the candidates may need, e.g. iOS18 (adds an ML Program's "
+                             "grouped-channel tables and per-block linear candidates; default: iOS17, or the "
+                             "model's own target if later)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``mlquant``."""
     parser = _Parser(prog="mlquant", description="Make Core ML models small without losing accuracy.")
@@ -126,17 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     inspect = commands.add_parser("inspect", help="list a model's layers, weights and storage")
-    inspect.add_argument("model", help="a .mlmodel file")
+    inspect.add_argument("model", help="a .mlmodel file or an .mlpackage folder")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
     inspect.set_defaults(run=_commands.inspect)
 
     quant = commands.add_parser("quantize", help="quantize a model's weights and save the result")
-    quant.add_argument("model", help="a .mlmodel file")
+    quant.add_argument("model", help="a .mlmodel file or an .mlpackage folder")
     quant.add_argument("--method", default="kmeans_lut", choices=[*BUILT_IN, "linear_symmetric"],
                        help="quantization function (default: kmeans_lut)")
     quant.add_argument("--nbits", type=int, default=None,
                        help="bits per weight: 1-8, or 16 for float16 (default: 8, and 16 for --method float16)")
-    quant.add_argument("-o", "--output", help="output file (default: <model>_<method>_<nbits>.mlmodel beside the input)")
+    quant.add_argument("-o", "--output", help="output file, or .mlpackage folder for an ML Program "
+                       "(default: <model>_<method>_<nbits>.mlmodel or .mlpackage beside the input)")
     quant.add_argument("--force", action="store_true", help="allow overwriting the input file")
     quant.add_argument("--json", action="store_true", help="print the result as JSON")
     quant.add_argument("--calibration-data", metavar="DIR",
@@ -144,8 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     _selection_options(quant)
     quant.set_defaults(run=_commands.quantize_command)
 
+    conv = commands.add_parser("convert", help="rewrite a NeuralNetwork .mlmodel as an ML Program .mlpackage")
+    conv.add_argument("model", help="a NeuralNetwork .mlmodel file")
+    conv.add_argument("output", nargs="?", help="the .mlpackage to write (default: <model>.mlpackage beside the input)")
+    conv.add_argument("--precision", choices=PRECISIONS, default="float32",
+                      help="compute precision of the program (default: float32, the .mlmodel's own arithmetic)")
+    conv.add_argument("--target", choices=list(TARGETS), default="iOS15",
+                      help="lowest deployment target to declare (default: iOS15; quantizing raises it as needed)")
+    conv.add_argument("--force", action="store_true", help="replace an existing package")
+    conv.set_defaults(run=_commands.convert_command)
+
     evaluate = commands.add_parser("evaluate", help="per-class accuracy of models on a folder of labelled images")
-    evaluate.add_argument("models", nargs="+", help=".mlmodel files; the first is the reference for agreement")
+    evaluate.add_argument("models", nargs="+", help=".mlmodel files or .mlpackage folders; the first is the reference for agreement")
     evaluate.add_argument("--data", required=True, help="folder of class folders (or of unlabelled images)")
     evaluate.add_argument("--csv", help="write results here (one model per row)")
     evaluate.add_argument("--json-out", help="write full results (every prediction) here")
@@ -154,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=_commands.evaluate)
 
     sweep = commands.add_parser("sweep", help="quantize a grid, evaluate every candidate, choose the Goldilocks model")
-    sweep.add_argument("model", help="the float .mlmodel file")
+    sweep.add_argument("model", help="the float .mlmodel file or .mlpackage folder")
     sweep.add_argument("--data", required=True, help="folder of class folders of test images")
     sweep.add_argument("--out", help="output folder (default: <model>-sweep in the current folder)")
     sweep.add_argument("--methods", type=methods, default=DEFAULT_METHODS, metavar="LIST",
@@ -169,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "--calibration-data); candidates are then judged on the other half")
     sweep.add_argument("--calibration-data", metavar="DIR",
                        help="with --data-aware: calibrate on this folder and judge on all of --data")
+    _target_option(sweep)
     _tolerance_options(sweep)
     _evaluation_options(sweep)
     _selection_options(sweep)
@@ -182,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="build a small digits classifier and sweep it (needs no files)")
     demo.add_argument("--out", default="mlquant-demo", help="output folder (default: mlquant-demo)")
     demo.add_argument("--fast", action="store_true", help="stop hopeless candidates early")
+    _target_option(demo)
+    demo.add_argument("--format", choices=("neuralnetwork", "mlprogram"), default="neuralnetwork",
+                      help="sweep the digits model as a NeuralNetwork .mlmodel or as an ML Program .mlpackage "
+                           "(converted with mlquant convert; default: neuralnetwork)")
     _tolerance_options(demo)
     _evaluation_options(demo)
     demo.set_defaults(run=_commands.demo)

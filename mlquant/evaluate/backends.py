@@ -69,36 +69,57 @@ class Backend(abc.ABC):
 
 
 class ReferenceBackend(Backend):
-    """mlquant's numpy runtime: the NeuralNetwork spec executed layer by layer.
+    """mlquant's numpy runtime: the model executed layer by layer (or operation by operation).
+
+    NeuralNetwork models run in :class:`~mlquant.runtime.Network`, ML Programs in
+    :class:`~mlquant.runtime.MILProgram`, both with the weights exactly as Core ML dequantizes them.
 
     Args:
         float16: Round every layer's output to half precision, to approximate Core ML on the
-            GPU or Neural Engine; the default computes in float32 as Core ML does on the CPU.
+            GPU or Neural Engine; the same as ``precision="float16"``.
+        precision: ``"model"`` (the default) computes as the model says: a NeuralNetwork in
+            float32, as Core ML's CPU does, and an ML Program in its own dtypes (an fp16 program
+            rounds every fp16 result to half precision). ``"float32"`` computes everything in
+            float32; ``"float16"`` also rounds every NeuralNetwork layer's output.
+
+    Raises:
+        SettingsError: Unknown precision.
     """
 
-    def __init__(self, *, float16: bool = False) -> None:
-        self.float16 = float16
-        self.name = "reference-float16" if float16 else "reference"
+    PRECISIONS = ("model", "float32", "float16")
+
+    def __init__(self, *, float16: bool = False, precision: str | None = None) -> None:
+        chosen = precision if precision is not None else ("float16" if float16 else "model")
+        if chosen not in self.PRECISIONS:
+            msg = f"ReferenceBackend: precision must be one of {', '.join(self.PRECISIONS)} (got {chosen!r})"
+            raise SettingsError(msg)
+        self.precision = chosen
+        self.float16 = chosen == "float16"
+        self.name = "reference" if chosen == "model" else f"reference-{chosen}"
         self._compiled: tuple[Model, Any] | None = None
 
     def __repr__(self) -> str:
-        return f"ReferenceBackend(float16={self.float16})"
+        return f"ReferenceBackend(precision={self.precision!r})"
 
     def prepare(self, model: Model) -> None:
         """Build the executor for ``model`` now, so an unsupported layer fails before any input is read."""
-        self._network(model)
+        self._executor(model)
 
     def predict(self, model: Model, inputs: np.ndarray) -> np.ndarray:
-        network = self._network(model)
+        executor = self._executor(model)
         feed = signature(model).input.name
-        outputs = network.run({feed: inputs.astype(np.float32, copy=False)})
+        outputs = executor.run({feed: inputs.astype(np.float32, copy=False)})
         return _scores(model, outputs)
 
-    def _network(self, model: Model) -> Any:
-        from ..runtime import Network
+    def _executor(self, model: Model) -> Any:
+        from ..runtime import MILProgram, Network
 
         if self._compiled is None or self._compiled[0] is not model:
-            self._compiled = (model, Network(model, float16=self.float16))
+            if model.format == "mlprogram":
+                executor: Any = MILProgram(model, precision="float32" if self.precision == "float32" else "program")
+            else:
+                executor = Network(model, float16=self.float16)
+            self._compiled = (model, executor)
         return self._compiled[1]
 
 

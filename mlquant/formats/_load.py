@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 from .. import _coreml
-from ..errors import InvalidModelError, ModelNotFoundError, UnsupportedModelError
+from ..errors import InvalidModelError, MlquantWarning, ModelNotFoundError, UnsupportedModelError
 from ._model import Model, format_of
+from .mlprogram.model import MLProgramModel
+from .mlprogram.package import Package, read_model_file, read_package
+from .mlprogram.write import blob_files
 
 __all__ = ["load", "parse_spec"]
 
@@ -20,7 +24,9 @@ def load(path: str | os.PathLike[str]) -> Model:
 
     Args:
         path: A ``.mlmodel`` file of type ``neuralNetwork``, ``neuralNetworkClassifier`` or
-            ``neuralNetworkRegressor``, or a pipeline holding one.
+            ``neuralNetworkRegressor``, or a pipeline holding one; an ``.mlpackage`` folder
+            holding an ML Program (or a NeuralNetwork); or an ML Program ``.mlmodel`` file with
+            its ``weights`` folder beside it.
 
     Returns:
         The model.
@@ -28,17 +34,17 @@ def load(path: str | os.PathLike[str]) -> Model:
     Raises:
         ModelNotFoundError: There is no file at ``path``.
         InvalidModelError: The file is not a Core ML model, or is truncated or corrupted.
-        UnsupportedModelError: The model is of another type (tree ensemble, ML Program...).
+        UnsupportedModelError: The model is of another type (tree ensemble, a pipeline holding
+            an ML Program...).
+
+    Warns:
+        MlquantWarning: A multi-function ML Program: mlquant works on its default function.
     """
     source = Path(path)
     if source.is_dir():
         if source.suffix == ".mlpackage" or (source / "Manifest.json").exists():
-            msg = (
-                f"{source} is an ML Program package (.mlpackage); mlquant reads NeuralNetwork "
-                ".mlmodel files (ML Programs are not supported yet)"
-            )
-            raise UnsupportedModelError(msg)
-        msg = f"{source} is a directory; expected a .mlmodel file"
+            return _load_package(source)
+        msg = f"{source} is a directory; expected a .mlmodel file or an .mlpackage folder"
         raise InvalidModelError(msg)
     try:
         data = source.read_bytes()
@@ -50,9 +56,48 @@ def load(path: str | os.PathLike[str]) -> Model:
         raise InvalidModelError(msg) from None
     spec = parse_spec(data, source)
     if spec.WhichOneof("Type") == "mlProgram":
-        msg = f"{source} is an ML Program model; mlquant reads NeuralNetwork models (mlProgram is not supported yet)"
-        raise UnsupportedModelError(msg)
+        return _ml_program(spec, source, read_model_file(source))
+    _refuse_pipelined_programs(spec, source)
     return format_of(spec)(spec, path=source)
+
+
+def _load_package(folder: Path) -> Model:
+    package = read_package(folder)
+    spec = parse_spec(package.model, package.model_path)
+    if spec.WhichOneof("Type") != "mlProgram":
+        _refuse_pipelined_programs(spec, folder)
+        return format_of(spec)(spec, path=folder)
+    return _ml_program(spec, folder, package)
+
+
+def _ml_program(spec: Any, source: Path, package: Package) -> Model:
+    """An :class:`MLProgramModel`, after checking its blob files are there and naming the function used."""
+    from .mlprogram.program import function_name
+
+    wanted = blob_files(spec)
+    missing = sorted(wanted - set(package.weights))
+    if missing:
+        folder = package.model_path.parent / "weights"
+        msg = (f"{source}: the ML Program keeps its weights in {', '.join(missing)}, but {folder} "
+               f"{'holds no such file' if folder.is_dir() else 'does not exist'}")
+        raise InvalidModelError(msg)
+    functions = sorted(spec.mlProgram.functions)
+    if len(functions) > 1:
+        used = function_name(spec)
+        others = ", ".join(f for f in functions if f != used)
+        warnings.warn(f"{source} holds {len(functions)} functions ({', '.join(functions)}); mlquant reads and "
+                      f"quantizes {used!r} only and keeps {others} as they are", MlquantWarning, stacklevel=3)
+    return MLProgramModel(spec, path=source, weights=package.weights, manifest=package.manifest)
+
+
+def _refuse_pipelined_programs(spec: Any, source: Path) -> None:
+    from .neuralnetwork.layout import models
+
+    pipelines = ("pipeline", "pipelineClassifier", "pipelineRegressor")
+    if spec.WhichOneof("Type") in pipelines and any(m.WhichOneof("Type") == "mlProgram" for m in models(spec)):
+        msg = (f"{source} is a {spec.WhichOneof('Type')} holding an ML Program; mlquant reads ML Programs "
+               "on their own (.mlpackage), not inside pipelines")
+        raise UnsupportedModelError(msg)
 
 
 def parse_spec(data: bytes, source: Path) -> Any:

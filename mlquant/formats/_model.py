@@ -22,6 +22,7 @@ from .. import _coreml
 from .._files import same_file
 from ..errors import OverwriteError, SettingsError, UnsupportedModelError
 from ..weights import QuantizedWeights
+from ..weights.storage import StorageRules
 
 __all__ = ["LayerSummary", "Model", "WeightInfo", "format_of", "weight_layer_types"]
 
@@ -94,6 +95,10 @@ class Model(abc.ABC):
 
     #: The format's name, e.g. ``neuralnetwork``.
     format: ClassVar[str]
+    #: What the format can store, from which target (:mod:`mlquant.weights.storage`); each format sets it.
+    storage: ClassVar[StorageRules]
+    #: What a saved model's path ends in: ``.mlmodel`` (a file) or ``.mlpackage`` (a folder).
+    suffix: ClassVar[str] = ".mlmodel"
     #: Layer (or operation) types that can hold weights in this format.
     weight_layer_types: ClassVar[tuple[str, ...]] = ()
     #: The subclasses, one per format, that ``Model(spec)`` chooses among.
@@ -253,6 +258,11 @@ class Model(abc.ABC):
         model._cache = {i: v for i, v in self._cache.items() if i not in new}
         return model
 
+    def details(self) -> dict[str, str]:
+        """Facts about the model that only its format has, for ``mlquant inspect`` (e.g. an ML
+        Program's deployment target and compute precision); empty by default."""
+        return {}
+
     def storage_problem(self, weight: WeightInfo, form: QuantizedWeights) -> str | None:
         """Why ``weight`` cannot be stored as ``form`` in this model, or None if it can.
 
@@ -335,3 +345,4 @@ def format_of(spec: Any) -> type[Model]:
 def weight_layer_types() -> tuple[str, ...]:
     """Every layer or operation type that holds weights in some format, sorted."""
     return tuple(sorted({kind for fmt in Model._formats for kind in fmt.weight_layer_types}))
+

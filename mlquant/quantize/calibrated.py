@@ -24,7 +24,6 @@ know which weight it holds and quantizes like its wrapped quantizer.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -34,10 +33,12 @@ import numpy as np
 from ..calibrate.statistics import Calibration, InputStatistics
 from ..errors import SettingsError
 from ..formats import Model, WeightInfo
-from ..weights import LinearWeights, LUTWeights, QuantizedWeights
+from ..weights import GroupedLUTWeights, LinearWeights, LUTWeights, QuantizedWeights
+from ._base import Affine as AffineFlavour
+from ._base import Quantizer
 from ._bias_correction import output_shift
-from ._gptq import Affine, Grid, Table, compensated
-from .quantizers import Quantizer, _TableQuantizer
+from ._gptq import Affine, Grid, RowTables, Table, compensated
+from .tables import TableQuantizer
 
 __all__ = ["DataAware", "corrected_biases"]
 
@@ -106,8 +107,11 @@ class DataAware(Quantizer):
         statistics.check(weight.shape, where)
         return _ForWeight(self, statistics, self.quantizer.for_weight(weight))
 
-    def _quantize(self, values: np.ndarray, channel_axis: int | None) -> QuantizedWeights:
-        return self.quantizer.quantize(values, channel_axis=channel_axis)
+    def unfit(self, shape: tuple[int, ...], channel_axis: int | None) -> str | None:
+        return self.quantizer.unfit(shape, channel_axis)
+
+    def _quantize(self, values: np.ndarray, channel_axis: int | None, affine: AffineFlavour) -> QuantizedWeights:
+        return self.quantizer._quantize(values, channel_axis, affine)
 
 
 @attrs.frozen
@@ -131,46 +135,26 @@ class _ForWeight(Quantizer):
     def name(self) -> str:
         return self.owner.name
 
-    def _quantize(self, values: np.ndarray, channel_axis: int | None) -> QuantizedWeights:
+    def unfit(self, shape: tuple[int, ...], channel_axis: int | None) -> str | None:
+        return self.base.unfit(shape, channel_axis)
+
+    def _quantize(self, values: np.ndarray, channel_axis: int | None, affine: AffineFlavour) -> QuantizedWeights:
         owner, stats, base = self.owner, self.statistics, self.base
-        if owner.weighted_table and isinstance(base, _TableQuantizer) and _takes_importance(base):
-            base = _WithImportance(base, stats.importance(values.shape))
-        form = base.quantize(values, channel_axis=channel_axis)
+        if owner.weighted_table and isinstance(base, TableQuantizer):
+            form = base.weighted(values, channel_axis, affine, stats.importance(values.shape))
+        else:
+            form = base._quantize(values, channel_axis, affine)
         if not owner.rounding or stats.second_moment is None:
             return form
         return _compensate(form, values, stats, stats.second_moment, owner.damping)
-
-
-@attrs.frozen
-class _WithImportance(_TableQuantizer):
-    """A table quantizer whose :meth:`lut` is given the importance of each value."""
-
-    base: _TableQuantizer
-    importance: np.ndarray = attrs.field(eq=False, repr=False)
-
-    @property
-    def nbits(self) -> int:
-        return self.base.nbits
-
-    def lut(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if values.shape != self.importance.shape:  # a part of the tensor (a table per group): no importance to match
-            return self.base.lut(values)
-        return self.base.lut(values, importance=self.importance)  # type: ignore[call-arg]
-
-
-def _takes_importance(quantizer: _TableQuantizer) -> bool:
-    """Whether ``quantizer.lut`` accepts an ``importance`` argument (a user's may not)."""
-    try:
-        parameters = inspect.signature(quantizer.lut).parameters
-    except (TypeError, ValueError):
-        return False
-    return "importance" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _grid(form: QuantizedWeights, rows: int) -> Grid | None:
     """The values ``form`` can represent in each of ``rows`` output channels; None for other forms."""
     if isinstance(form, LUTWeights) and form.table.ndim == 1:
         return Table(form.table)
+    if isinstance(form, GroupedLUTWeights) and form.axis == 0:
+        return RowTables(form.tables[np.arange(rows) // form.group_size])
     if isinstance(form, LinearWeights) and (len(form.scale) == 1 or (form.axis == 0 and len(form.scale) == rows)):
         scale = np.broadcast_to(form.scale.astype(np.float64), (rows,)) if len(form.scale) == 1 else form.scale
         bias = np.broadcast_to(form.bias.astype(np.float64), (rows,)) if len(form.bias) == 1 else form.bias
@@ -184,7 +168,7 @@ def _compensate(
     """``form`` with its indices chosen by error-compensating rounding, group by group."""
     rows = values.shape[0]
     grid = _grid(form, rows)
-    if grid is None or not isinstance(form, (LUTWeights, LinearWeights)):
+    if grid is None or not isinstance(form, (LUTWeights, GroupedLUTWeights, LinearWeights)):
         return form
     indices = np.array(form.indices).reshape(rows, -1).astype(np.intp)
     matrix = values.reshape(rows, -1)

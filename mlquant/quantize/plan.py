@@ -10,10 +10,15 @@ model back into float32.
 A name pattern matches a name equal to it, or, failing that, matching it as a glob
 (``fire*/expand*``), so a layer literally named ``conv[1]`` can still be addressed.
 
-What a format cannot store is never written: a weight the model says cannot hold the
-quantized form (an updatable layer's weights, float16 in an updatable model) keeps its
-storage, with a :class:`~mlquant.errors.MlquantWarning` saying so; so does a quantized model
-that is not smaller than its input, and re-quantizing weights that were already quantized.
+What a format cannot store is never written. A form the format cannot store at all (one look-up
+table per group of channels in a NeuralNetwork model), or only from a later deployment target
+than ``max_target``, is a :class:`~mlquant.errors.SettingsError` naming the format and target
+that would store it (the format's ``Model.storage`` rules decide). A weight the model says cannot
+hold the quantized form (an updatable layer's weights, float16 in an updatable model), or whose
+shape the granularity does not divide, keeps its storage, with a
+:class:`~mlquant.errors.MlquantWarning` saying so; so does a quantized model that is not smaller
+than its input, and re-quantizing weights that were already quantized. Weights stored as
+float16 are quantized from their float16 values, as coremltools does.
 
 Biases are kept in float32 unless ``LayerSelector(biases=True)``: a bias vector is a few
 hundred values, so quantizing it saves almost nothing, while coremltools' habit of squeezing
@@ -30,9 +35,11 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ..errors import MlquantWarning, SettingsError
+from ..errors import MlquantWarning, QuantizationError, SettingsError
 from ..formats import Model, WeightInfo, weight_layer_types
+from ..formats.storage import STORAGE_RULES
 from ..weights import QuantizedWeights
+from ..weights.storage import spec_version, target_name
 from .calibrated import corrected_biases
 from .quantizers import Quantizer
 
@@ -265,6 +272,7 @@ def quantize(
     *,
     select: LayerSelector | None = None,
     on_weight: Callable[[WeightInfo], None] | None = None,
+    max_target: str | int | None = None,
 ) -> Model:
     """Return a copy of ``model`` with its weights quantized; ``model`` is unchanged.
 
@@ -274,13 +282,17 @@ def quantize(
         select: Which weights to quantize (overrides the plan's selector). By default every
             weight except bias vectors.
         on_weight: Called with each weight before it is quantized, for progress reports.
+        max_target: The latest deployment target the result may need, by name (``"iOS17"``)
+            or specification version; None lets the chosen forms raise it as far as they need.
 
     Returns:
-        The quantized model, its specification version raised as Core ML requires.
+        The quantized model, its specification version (deployment target) raised only as far
+        as the forms it stores require.
 
     Raises:
         SettingsError: The plan names weights or layers the model does not have, or its
-            selection matches no weight.
+            selection matches no weight; or a quantizer makes a form the model's format cannot
+            store (or not by ``max_target``): the message names the target and format that can.
         QuantizationError: A weight holds NaN or infinity, or a quantizer returned an
             invalid table or indices; the message names the layer.
 
@@ -288,7 +300,7 @@ def quantize(
         MlquantWarning: Weights the format cannot store quantized were kept; weights that were
             already quantized were quantized again; the result is not smaller than ``model``.
     """
-    result, notes = quantize_with_notes(model, as_plan(quantizer, select), on_weight=on_weight)
+    result, notes = quantize_with_notes(model, as_plan(quantizer, select), on_weight=on_weight, max_target=max_target)
     notes.warn()
     return result
 
@@ -308,9 +320,10 @@ class Notes:
         """Issue one :class:`~mlquant.errors.MlquantWarning` per kind of note."""
         if self.kept:
             more = f" (and {len(self.kept) - 1} more)" if len(self.kept) > 1 else ""
+            hint = ("; switching off on-device training (make_non_updatable, --make-non-updatable) lets them "
+                    "be quantized" if any("updat" in note for note in self.kept) else "")
             warnings.warn(f"kept {len(self.kept)} weight{'s' if len(self.kept) > 1 else ''} as they were: "
-                          f"{self.kept[0]}{more}; switching off on-device training (make_non_updatable, "
-                          "--make-non-updatable) lets them be quantized", MlquantWarning, stacklevel=3)
+                          f"{self.kept[0]}{more}{hint}", MlquantWarning, stacklevel=3)
         if self.requantized:
             warnings.warn(f"weights already stored quantized ({', '.join(self.requantized)}) were quantized again "
                           "from their dequantized values", MlquantWarning, stacklevel=3)
@@ -320,9 +333,14 @@ class Notes:
 
 
 def quantize_with_notes(
-    model: Model, plan: QuantizationPlan, *, on_weight: Callable[[WeightInfo], None] | None = None
+    model: Model,
+    plan: QuantizationPlan,
+    *,
+    on_weight: Callable[[WeightInfo], None] | None = None,
+    max_target: str | int | None = None,
 ) -> tuple[Model, Notes]:
     """:func:`quantize`, returning its notes instead of warning (for callers that gather them)."""
+    limit = None if max_target is None else spec_version(max_target)
     original = model
     if plan.make_non_updatable:
         model = model.without_updates()
@@ -341,7 +359,15 @@ def quantize_with_notes(
             on_weight(weight)
         chosen = chosen.for_weight(weight)
         where = f"layer '{weight.layer}' ({weight.layer_type}) {weight.field}"
-        quantized = chosen.quantize(model.read(weight), channel_axis=weight.channel_axis, where=where)
+        values = model.read(weight)
+        if weight.storage == "float16":
+            values = values.astype(np.float16)
+        unfit = chosen.unfit(values.shape, weight.channel_axis)
+        if unfit is not None:
+            kept.append(f"{weight.name}: {chosen.name}: {unfit}")
+            continue
+        quantized = chosen.quantize(values, channel_axis=weight.channel_axis, where=where, storage=model.storage)
+        _check_storable(model, quantized, limit, f"{where}: {chosen.name}")
         problem = model.storage_problem(weight, quantized)
         if problem is not None:
             kept.append(f"{weight.name}: {problem}")
@@ -354,6 +380,46 @@ def quantize_with_notes(
     result = model.replace(new)
     notes = Notes(tuple(kept), tuple(sorted(set(again))), result.size_bytes / max(1, original.size_bytes))
     return result, notes
+
+
+def _check_storable(model: Model, form: QuantizedWeights, limit: int | None, where: str) -> None:
+    """Raise :class:`SettingsError` unless ``model``'s format stores ``form`` (by ``limit``, if given)."""
+    rules = model.storage
+    target = rules.minimum_target(form)
+    if target is not None and (limit is None or target <= limit):
+        return
+    if target is not None:
+        msg = (f"{where}: {rules.explain(form)}, later than the maximum target {target_name(limit or 0)}; "
+               f"raise the target to {target_name(target)} or choose another granularity or width")
+        raise SettingsError(msg)
+    others = [other.explain(form) for other in STORAGE_RULES if other is not rules and other.minimum_target(form) is not None]
+    elsewhere = "".join(f"; {other}" for other in others)
+    msg = f"{where}: {rules.explain(form)}{elsewhere}"
+    raise SettingsError(msg)
+
+
+def storage_problem(model: Model, quantizer: Quantizer, max_target: str | int | None = None) -> str | None:
+    """Why ``model``'s format cannot store what ``quantizer`` makes (by ``max_target``), or None if it can.
+
+    Decided on a small probe tensor, before any weight is quantized: a sweep uses it to leave out
+    the candidates a format cannot hold (a 5-bit table in an ML Program, a grouped table in a
+    NeuralNetwork model) rather than fail half way through.
+    """
+    probe = np.linspace(-1.0, 1.0, _PROBE_SHAPE[0] * _PROBE_SHAPE[1], dtype=np.float32).reshape(_PROBE_SHAPE)
+    try:
+        form = quantizer.quantize(probe, channel_axis=0, where=quantizer.name, storage=model.storage)
+    except QuantizationError:
+        return None  # the quantizer's own failure is reported when a real weight meets it
+    try:
+        _check_storable(model, form, None if max_target is None else spec_version(max_target), quantizer.name)
+    except SettingsError as error:
+        return str(error)
+    return None
+
+
+#: The probe :func:`storage_problem` quantizes: 32 channels of 64 values, which common group
+#: and block sizes divide.
+_PROBE_SHAPE = (32, 64)
 
 
 def dequantize(model: Model) -> Model:

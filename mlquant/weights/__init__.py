@@ -5,13 +5,22 @@ This is the vocabulary between the quantizers (``mlquant.quantize``) and the mod
 the forms and granularities it declares it can store.
 """
 
-from .forms import Float16Weights, LinearWeights, LUTWeights, QuantizedWeights
+from .forms import (
+    AffineWeights,
+    Float16Weights,
+    GroupedLUTWeights,
+    LinearWeights,
+    LUTWeights,
+    QuantizedWeights,
+)
 from .granularity import Granularity, PerBlock, PerChannel, PerGroupedChannel, PerTensor
 from .packing import pack_indices, unpack_indices
 
 __all__ = [
+    "AffineWeights",
     "Float16Weights",
     "Granularity",
+    "GroupedLUTWeights",
     "LUTWeights",
     "LinearWeights",
     "PerBlock",

@@ -1,75 +1,47 @@
 """The quantized-weights family: one weight tensor in the form a Core ML format stores it.
 
 A quantizer returns one of these; each model format writes them in its own way (see
-``mlquant/formats``) and says which it can store. All are frozen and hold read-only arrays,
-and each knows the float32 tensor Core ML computes from it (:meth:`QuantizedWeights.dequantize`):
+``mlquant/formats``) and says which it can store (``Model.storage``). All are frozen and hold
+read-only arrays, and each knows the float32 tensor Core ML computes from it
+(:meth:`QuantizedWeights.dequantize`):
 
 * :class:`Float16Weights`: IEEE half floats;
 * :class:`LinearWeights`: n-bit indices mapped to ``scale * q + bias``, per tensor or per channel
   (NeuralNetwork ``linearQuantization``);
-* :class:`LUTWeights`: n-bit indices into a look-up table of ``2**n`` entries.
+* :class:`LUTWeights`: n-bit indices into one look-up table of ``2**n`` entries;
+* :class:`GroupedLUTWeights`: one look-up table per group of output channels (ML Program);
+* :class:`AffineWeights`: integers with a scale and zero point per tensor, channel or block,
+  ``scale * (data - offset)`` (ML Program).
+
+The last two live in :mod:`mlquant.weights.blockwise`; this module is the family's one address.
 """
 
 from __future__ import annotations
-
-import abc
-from typing import Any
 
 import attrs
 import numpy as np
 
 from ..errors import QuantizationError
+from ._base import QuantizedWeights, as_float32, as_indices, check_indices, readonly
+from .blockwise import AffineWeights, GroupedLUTWeights
 from .packing import packed_size
 
-__all__ = ["Float16Weights", "LUTWeights", "LinearWeights", "QuantizedWeights", "affine"]
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array = np.array(array, copy=True)
-    array.setflags(write=False)
-    return array
-
-
-def _as_float32(values: Any) -> np.ndarray:
-    return _readonly(np.asarray(values, dtype=np.float32).reshape(-1))
-
-
-def _as_indices(values: Any) -> np.ndarray:
-    return _readonly(np.asarray(values, dtype=np.uint8))
-
-
-class QuantizedWeights(abc.ABC):
-    """One weight tensor in the form Core ML stores it, as a quantizer produced it.
-
-    The concrete forms are :class:`Float16Weights`, :class:`LinearWeights` and
-    :class:`LUTWeights`; all are frozen and hold read-only arrays.
-    """
-
-    @property
-    @abc.abstractmethod
-    def nbits(self) -> int:
-        """Bits per stored value: 1-8, or 16 for float16."""
-
-    @property
-    @abc.abstractmethod
-    def shape(self) -> tuple[int, ...]:
-        """The shape of the float tensor these weights stand for."""
-
-    @property
-    @abc.abstractmethod
-    def nbytes(self) -> int:
-        """Bytes the stored values and their tables take in the file (protobuf framing aside)."""
-
-    @abc.abstractmethod
-    def dequantize(self) -> np.ndarray:
-        """Return the float32 tensor Core ML computes with."""
+__all__ = [
+    "AffineWeights",
+    "Float16Weights",
+    "GroupedLUTWeights",
+    "LUTWeights",
+    "LinearWeights",
+    "QuantizedWeights",
+    "affine",
+]
 
 
 @attrs.frozen(eq=False)
 class Float16Weights(QuantizedWeights):
     """Weights stored as IEEE half floats (what coremltools calls ``nbits=16``)."""
 
-    values: np.ndarray = attrs.field(converter=lambda v: _readonly(np.asarray(v, np.float16)))
+    values: np.ndarray = attrs.field(converter=lambda v: readonly(np.asarray(v, np.float16)))
     """The half-precision values, in the tensor's shape."""
 
     @property
@@ -94,11 +66,11 @@ class LinearWeights(QuantizedWeights):
 
     nbits: int
     """Bits per index, 1-8."""
-    indices: np.ndarray = attrs.field(converter=_as_indices)
+    indices: np.ndarray = attrs.field(converter=as_indices)
     """Unsigned indices in the tensor's shape, each below ``2**nbits``."""
-    scale: np.ndarray = attrs.field(converter=_as_float32)
+    scale: np.ndarray = attrs.field(converter=as_float32)
     """One scale, or one per channel along ``axis``."""
-    bias: np.ndarray = attrs.field(converter=_as_float32)
+    bias: np.ndarray = attrs.field(converter=as_float32)
     """One bias, or one per channel along ``axis``; the same length as ``scale``."""
     axis: int | None = None
     """The output-channel axis the per-channel scale and bias run along; None for one pair."""
@@ -111,7 +83,7 @@ class LinearWeights(QuantizedWeights):
                 f"(got {len(self.scale)} scales and {len(self.bias)} biases)"
             )
             raise QuantizationError(msg)
-        _check_indices(self.indices, self.nbits)
+        check_indices(self.indices, self.nbits)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -131,9 +103,9 @@ class LUTWeights(QuantizedWeights):
 
     nbits: int
     """Bits per index, 1-8."""
-    indices: np.ndarray = attrs.field(converter=_as_indices)
+    indices: np.ndarray = attrs.field(converter=as_indices)
     """Unsigned indices in the tensor's shape, each below ``2**nbits``."""
-    table: np.ndarray = attrs.field(converter=_as_float32)
+    table: np.ndarray = attrs.field(converter=as_float32)
     """The look-up table."""
 
     def __attrs_post_init__(self) -> None:
@@ -146,7 +118,7 @@ class LUTWeights(QuantizedWeights):
         if not np.all(np.isfinite(self.table)):
             msg = "a look-up table must hold finite values (got NaN or inf)"
             raise QuantizationError(msg)
-        _check_indices(self.indices, self.nbits)
+        check_indices(self.indices, self.nbits)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -158,15 +130,6 @@ class LUTWeights(QuantizedWeights):
 
     def dequantize(self) -> np.ndarray:
         return self.table[self.indices]
-
-
-def _check_indices(indices: np.ndarray, bits: int) -> None:
-    if not 1 <= bits <= 8:
-        msg = f"quantized indices need 1-8 bits (got {bits})"
-        raise QuantizationError(msg)
-    if indices.size and int(indices.max()) >= 2**bits:
-        msg = f"{bits}-bit indices must be below {2**bits} (got {int(indices.max())})"
-        raise QuantizationError(msg)
 
 
 def affine(indices: np.ndarray, scale: np.ndarray, bias: np.ndarray, axis: int | None) -> np.ndarray:

@@ -64,6 +64,7 @@ from ..quantize import (
     QuantizationPlan,
     Quantizer,
     quantize,
+    storage_problem,
 )
 from ..quantize.calibrated import corrected_biases
 from ..select import MAX_CLASS_DROP, MAX_MEAN_DROP, Candidate, Selector
@@ -126,6 +127,20 @@ class MixedPrecisionPlan(QuantizationPlan):
         return sum(s.nbytes[s.options.index(chosen[s.weight]) if chosen[s.weight] else 0] for s in self.sensitivity)
 
 
+def _storable(model: Model, options: Sequence[Quantizer], max_target: str | int | None) -> list[Quantizer]:
+    """The options ``model``'s format stores: the default ones filtered, an explicit one checked."""
+    problems = {o.name: storage_problem(model, o, max_target) for o in options}
+    if options is not DEFAULT_OPTIONS:
+        wrong = next((problem for problem in problems.values() if problem is not None), None)
+        if wrong is not None:
+            raise SettingsError(wrong)
+    kept = [o for o in options if problems[o.name] is None]
+    if not kept:
+        msg = f"search_mixed_precision: the model's format stores none of the options ({next(iter(problems.values()))})"
+        raise SettingsError(msg)
+    return kept
+
+
 def search_mixed_precision(
     model: Model | str | os.PathLike[str],
     data: ImageFolder | str | os.PathLike[str],
@@ -144,6 +159,7 @@ def search_mixed_precision(
     preprocessing: Preprocessing = Preprocessing(),
     batch_size: int = 32,
     cache: EvaluationCache | None = None,
+    max_target: str | int | None = None,
     data_aware: bool = False,
     calibration: Calibration | None = None,
     calibration_inputs: int = 256,
@@ -170,6 +186,9 @@ def search_mixed_precision(
         preprocessing: How images are scaled and cropped.
         batch_size: Inputs per backend call.
         cache: Where evaluations and sensitivities are kept between runs (a sweep passes its own).
+        max_target: The latest deployment target the plan may need. The default options the
+            model's format cannot store by then (5- and 7-bit tables in an ML Program) are left
+            out; an explicit option it cannot store is an error.
         data_aware: Make every option but float16 (and the probes) a :class:`~mlquant.DataAware`
             one, calibrated on (at most ``calibration_inputs`` of) the calibration part, and
             measure weight errors as the output error the inputs' second moments predict.
@@ -191,6 +210,7 @@ def search_mixed_precision(
     started = time.perf_counter()
     report = progress or silent
     original = model if isinstance(model, Model) else load(model)
+    options = _storable(original, options, max_target)
     data = data if isinstance(data, ImageFolder) else ImageFolder(data)
     backend = backend or default_backend()
     work = original.with_preprocessing_as_weights() if mean_image else original
@@ -292,7 +312,8 @@ def _sensitivities(
         report("measuring sensitivity", done, len(layers))
         values = model.read(weight)
         bound = {q.name: q.for_weight(weight) for q in (*options, *probes)}
-        quantized = {name: q.quantize(values, channel_axis=weight.channel_axis) for name, q in bound.items()}
+        quantized = {name: q.quantize(values, channel_axis=weight.channel_axis, storage=model.storage)
+                     for name, q in bound.items()}
         if any(model.storage_problem(weight, q) for q in quantized.values()):
             continue  # the format keeps this weight as it is (an updatable layer's): nothing to choose
         stats = calibration.get(weight.name) if calibration is not None else None

@@ -38,18 +38,32 @@ from ..formats import Model, load
 from ..quantize import (
     DataAware,
     Float16Quantizer,
+    KMeansLUTQuantizer,
     LayerSelector,
+    LinearQuantizer,
     QuantizationPlan,
     Quantizer,
     as_plan,
     from_name,
     quantize,
+    storage_problem,
 )
 from ..quantize.plan import Notes, quantize_with_notes
 from ..select import SIMPLICITY, Assessment, Candidate, Selection, Selector
+from ..weights import PerBlock, PerGroupedChannel
+from ..weights.storage import spec_version
 from .mixed import MixedPrecisionPlan, search_mixed_precision
 
-__all__ = ["DEFAULT_METHODS", "DEFAULT_WIDTHS", "GridEntry", "SweepResult", "data_aware_entries", "default_grid", "sweep"]
+__all__ = [
+    "DEFAULT_METHODS",
+    "DEFAULT_WIDTHS",
+    "GridEntry",
+    "SweepResult",
+    "data_aware_entries",
+    "default_grid",
+    "sweep",
+    "sweep_target",
+]
 
 DEFAULT_METHODS = ("linear", "linear_lut", "kmeans_lut")
 DEFAULT_WIDTHS = (16, 8, 7, 6, 5, 4, 3, 2, 1)
@@ -79,11 +93,23 @@ class GridEntry:
         return cls(quantizer.name, quantizer, quantizer.method, quantizer.nbits)
 
 
-def default_grid(methods: Sequence[str] = DEFAULT_METHODS, widths: Sequence[int] = DEFAULT_WIDTHS) -> tuple[GridEntry, ...]:
+def default_grid(
+    methods: Sequence[str] = DEFAULT_METHODS,
+    widths: Sequence[int] = DEFAULT_WIDTHS,
+    *,
+    model: Model | None = None,
+    max_target: str | int | None = None,
+) -> tuple[GridEntry, ...]:
     """The grid users run by hand: every method at every width 1-8, and float16 once.
 
     16 bits means float16 whatever the method (as in coremltools), so a 16 in ``widths`` (or
     ``float16`` in ``methods``) adds the one ``float16`` candidate rather than one per method.
+
+    Given a ``model``, the grid holds only what its format stores by ``max_target``: an ML
+    Program takes tables at 1, 2, 4, 6 and 8 bits and 8-bit linear weights from iOS16; from
+    iOS18 it also takes 3-bit and grouped-channel tables and 4-bit per-block linear weights,
+    and the grid then adds k-means tables per group of 16 channels at 4, 3 and 2 bits and
+    4-bit linear weights per block of 32 (the forms ``coremltools.optimize`` recommends).
     """
     entries = []
     if 16 in widths or "float16" in methods:
@@ -91,7 +117,30 @@ def default_grid(methods: Sequence[str] = DEFAULT_METHODS, widths: Sequence[int]
     for method in methods:
         if method != "float16":
             entries += [GridEntry.of(from_name(method, n)) for n in widths if n != 16]
-    return tuple(entries)
+    if model is None:
+        return tuple(entries)
+    extra = [GridEntry.of(KMeansLUTQuantizer(nbits=n, granularity=PerGroupedChannel(16))) for n in (4, 3, 2)
+             if "kmeans_lut" in methods and n in widths]
+    if "linear" in methods and 4 in widths:
+        extra.append(GridEntry.of(LinearQuantizer(nbits=4, granularity=PerBlock(32))))
+    return tuple(e for e in (*entries, *extra)
+                 if isinstance(e.quantizer, Quantizer) and storage_problem(model, e.quantizer, max_target) is None)
+
+
+def sweep_target(model: Model, target: str | int | None) -> int:
+    """The latest deployment target a sweep of ``model`` proposes forms for.
+
+    ``target`` if given; otherwise iOS17, or the model's own target if it is later: forms that
+    need iOS18 (grouped-channel tables, per-block linear weights) are proposed only when asked
+    for or when the model already requires iOS18.
+    """
+    if target is not None:
+        return spec_version(target)
+    return max(int(model.spec.specificationVersion), spec_version(_DEFAULT_SWEEP_TARGET))
+
+
+#: The latest target a sweep proposes forms for unless told otherwise (see :func:`sweep_target`).
+_DEFAULT_SWEEP_TARGET = "iOS17"
 
 
 @attrs.frozen
@@ -150,6 +199,7 @@ def sweep(
     cache: bool = True,
     mixed: bool = False,
     make_non_updatable: bool = False,
+    target: str | int | None = None,
     data_aware: bool = False,
     calibration_data: ImageFolder | str | os.PathLike[str] | None = None,
     calibration_share: float = 0.5,
@@ -177,6 +227,10 @@ def sweep(
             to the candidates as ``mixed``.
         make_non_updatable: Switch off on-device training first, so that updatable layers are
             quantized too (by default their weights stay float32, as Core ML requires).
+        target: The latest deployment target the candidates may need (``"iOS18"``); by default
+            iOS17, or the model's own target if later (see :func:`sweep_target`). Candidates
+            the model's format cannot store by then are left out, with why, in
+            :attr:`SweepResult.skipped`.
         data_aware: Also try every grid quantizer but float16 as a :class:`~mlquant.DataAware`
             one (named ``<name>_data``), calibrated on images the candidates are not judged
             on: ``calibration_data`` if given, else a stratified, seeded ``calibration_share``
@@ -202,8 +256,15 @@ def sweep(
         model = model.without_updates()
     data = data if isinstance(data, ImageFolder) else ImageFolder(data)
     selector = selector or Selector()
-    entries = [GridEntry.of(e) for e in (default_grid() if grid is None else grid)]
+    cap = sweep_target(model, target)
+    entries = [GridEntry.of(e) for e in (default_grid(model=model, max_target=cap) if grid is None else grid)]
     _check_names(entries)
+    unstorable = [(e.name, problem) for e in entries if not isinstance(e.quantizer, QuantizationPlan)
+                  and (problem := storage_problem(model, e.quantizer, cap)) is not None]
+    if unstorable and len(unstorable) == len(entries):
+        msg = f"the model's format stores none of the grid's candidates: {unstorable[0][1]}"
+        raise SettingsError(msg)
+    entries = [e for e in entries if e.name not in dict(unstorable)]
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         check_output(out, folder=True, data=[data.root], inputs=[model.path] if model.path else [],
@@ -222,7 +283,8 @@ def sweep(
     evaluator = Evaluator(data, backend=backend, preprocessing=preprocessing, batch_size=batch_size)
     runner = CachingEvaluator(evaluator, EvaluationCache(out / ".cache" if out is not None and cache else None), report)
 
-    models, skipped = _quantize_grid(model, entries, select, out, report)
+    models, skipped = _quantize_grid(model, entries, select, out, report, cap)
+    skipped = (*unstorable, *skipped)
     entries = [e for e in entries if e.name in models]
     baseline = runner.evaluate(model, "float")
     evaluations = _evaluate_grid(runner, entries, models, baseline, selector, fast)
@@ -232,11 +294,11 @@ def sweep(
         plan = search_mixed_precision(
             model, data, max_mean_drop=selector.max_mean_drop, max_class_drop=selector.max_class_drop,
             metric=selector.metric, select=select, backend=evaluator.backend, preprocessing=preprocessing,
-            batch_size=batch_size, cache=runner.store, calibration=calibration, progress=report,
+            batch_size=batch_size, cache=runner.store, calibration=calibration, progress=report, max_target=cap,
         )
         small = quantize(model, plan)
         if out is not None:
-            small.save(out / "models" / "mixed.mlmodel")
+            small.save(out / "models" / f"mixed{small.suffix}")
         evaluation = runner.evaluate(small, "mixed", reference=baseline)
         models["mixed"] = small
         candidates = (*candidates, _candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
@@ -298,9 +360,11 @@ def _remove_stale(folder: Path, kept: set[Path]) -> None:
 
 
 def _quantize_grid(
-    model: Model, entries: Sequence[GridEntry], select: LayerSelector | None, out: Path | None, report: Progress
+    model: Model, entries: Sequence[GridEntry], select: LayerSelector | None, out: Path | None, report: Progress,
+    max_target: int,
 ) -> tuple[dict[str, Model], tuple[tuple[str, str], ...]]:
-    """Every candidate smaller than ``model``, saved under ``out/models``; and the others, with why.
+    """Every candidate smaller than ``model``, saved under ``out/models``; and the others, with why
+    (not smaller, or a form the model's format cannot store).
 
     The notes of every candidate are gathered into one warning of each kind.
     """
@@ -308,9 +372,15 @@ def _quantize_grid(
     skipped: list[tuple[str, str]] = []
     kept: set[str] = set()
     requantized: set[str] = set()
+    if entries:
+        as_plan(entries[0].quantizer, select).check(model)  # the selection's errors are every entry's
     for i, entry in enumerate(entries):
         report("quantizing", i, len(entries))
-        candidate, notes = quantize_with_notes(model, as_plan(entry.quantizer, select))
+        try:
+            candidate, notes = quantize_with_notes(model, as_plan(entry.quantizer, select), max_target=max_target)
+        except SettingsError as error:  # a form this model's format cannot store (2-bit linear in an ML Program)
+            skipped.append((entry.name, str(error)))
+            continue
         kept.update(notes.kept)
         requantized.update(notes.requantized)
         if notes.size_ratio >= 1:
@@ -318,7 +388,7 @@ def _quantize_grid(
             continue
         models[entry.name] = candidate
         if out is not None:
-            candidate.save(out / "models" / f"{entry.name}.mlmodel")
+            candidate.save(out / "models" / f"{entry.name}{candidate.suffix}")
     report("quantizing", len(entries), len(entries))
     Notes(tuple(sorted(kept)), tuple(sorted(requantized))).warn()
     return models, tuple(skipped)
@@ -362,7 +432,7 @@ def _evaluate_grid(
 
 
 def _candidate(entry: GridEntry, model: Model, evaluation: Evaluation | None, out: Path | None) -> Candidate:
-    path = out / "models" / f"{entry.name}.mlmodel" if out is not None else None
+    path = out / "models" / f"{entry.name}{model.suffix}" if out is not None else None
     plan = None
     if isinstance(entry.quantizer, QuantizationPlan):
         plan = entry.quantizer.describe()

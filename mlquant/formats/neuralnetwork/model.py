@@ -10,11 +10,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..._files import atomic_write
-from ...errors import InvalidModelError
+from ...errors import InvalidModelError, QuantizationError
 from ...weights import Float16Weights, QuantizedWeights
+from ...weights.storage import StorageRules
 from .._model import Model, WeightInfo
 from . import codec, layout
 from .rewrite import move_mean_image
+from .storage import NEURALNETWORK_STORAGE
 from .validate import slot_problems, updatable_problems
 
 __all__ = ["NeuralNetworkModel"]
@@ -36,6 +38,8 @@ class NeuralNetworkModel(Model):
     """
 
     format: ClassVar[str] = "neuralnetwork"
+    suffix: ClassVar[str] = ".mlmodel"
+    storage: ClassVar[StorageRules] = NEURALNETWORK_STORAGE
     weight_layer_types: ClassVar[tuple[str, ...]] = layout.QUANTIZABLE_LAYER_TYPES
 
     def __init__(self, spec: Any, *, path: Any = None, source: Any = None) -> None:
@@ -147,8 +151,12 @@ class NeuralNetworkModel(Model):
         for index, content in new.items():
             wp = targets[index].params
             if isinstance(content, QuantizedWeights):
+                target = self.storage.minimum_target(content)
+                if target is None:
+                    msg = f"{targets[index].where}: {self.storage.explain(content)}"
+                    raise QuantizationError(msg)
                 codec.encode(wp, content)
-                version = max(version, _min_version(content.nbits))
+                version = max(version, target)
             else:
                 codec.encode_float32(wp, content)
         _raise_version(spec, version)
@@ -174,10 +182,6 @@ def _info(index: int, slot: layout.Slot) -> WeightInfo:
         nbytes=storage.nbytes,
         network=slot.network,
     )
-
-
-def _min_version(nbits: int) -> int:
-    return layout.MIN_VERSION_FLOAT16 if nbits == 16 else layout.MIN_VERSION_QUANTIZED
 
 
 def _raise_version(spec: Any, version: int) -> None:

@@ -8,46 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-import numpy as np
-
 from ...errors import DataError, InvalidModelError
+from .._kernels.geometry import Window, same_amounts
 from ._base import borders
-
-
-@attrs.frozen
-class Window:
-    """Where a sliding window goes along height and width."""
-
-    out_h: int
-    """Output height."""
-    out_w: int
-    """Output width."""
-    top: int
-    """Rows of padding before the input."""
-    bottom: int
-    """Rows after the input, up to the end of the last window (may exceed the declared padding)."""
-    left: int
-    """Columns of padding before the input."""
-    right: int
-    """Columns after the input, up to the end of the last window."""
-    pad_bottom: int
-    """Rows of padding the layer declares after the input (what is not overhang)."""
-    pad_right: int
-    """Columns of padding the layer declares after the input."""
-
-
-def same_amounts(size: int, kernel: int, stride: int, top_left_heavy: bool) -> tuple[int, int, int]:
-    """Return ``(output, before, after)`` for ``same`` padding along one axis.
-
-    ``output = ceil(size / stride)``; the total padding needed is split in two halves, the
-    larger one after the input (``BOTTOM_RIGHT_HEAVY``) or before it (``TOP_LEFT_HEAVY``).
-    """
-    out = -(-size // stride)
-    total = max(0, (out - 1) * stride + kernel - size)
-    small = total // 2
-    before, after = (total - small, small) if top_left_heavy else (small, total - small)
-    return out, before, after
 
 
 def _valid_axis(size: int, kernel: int, stride: int, before: int, after: int, where: str) -> int:
@@ -122,14 +85,3 @@ def _complete_axis(size: int, kernel: int, stride: int, amount: int, where: str)
         out -= 1
     after = max(amount, (out - 1) * stride + kernel - size - amount)
     return out, after
-
-
-def pad(x: np.ndarray, win: Window, value: float) -> np.ndarray:
-    """Pad an ``(N, H, W, C)`` array with ``value`` on the sides ``win`` gives."""
-    n, h, w, c = x.shape
-    top, bottom, left, right = win.top, win.bottom, win.left, win.right
-    if top == bottom == left == right == 0:
-        return x
-    padded = np.full((n, h + top + bottom, w + left + right, c), value, dtype=np.float32)
-    padded[:, top : top + h, left : left + w, :] = x
-    return padded

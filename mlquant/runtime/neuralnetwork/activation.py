@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Kernel, LayerContext, owned, relu_inplace
+from .._kernels.tiles import relu_inplace
+from ._base import Kernel, LayerContext, owned
 
 #: ``(x, out) -> out``: computes an activation of ``x`` into ``out`` (which may be ``x``).
 _Function = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -1,28 +1,22 @@
 """Convolution kernels (deconvolution is in :mod:`.deconv`).
 
-Convolution runs channels-last: the input is viewed as ``(N, H, W, C)`` (``N = S * B``), padded
-with zeros, and unfolded (im2col) into ``(N * H_out * W_out, KH * KW * C)`` rows that a matrix
-product with the ``(KH * KW * C, C_out)`` weights turns into the output; a 1x1 convolution needs
-no unfolding at all. The unfolding and the product go a cache-sized block of rows at a time,
-the bias rides along in the product (a column of ones), and a folded ReLU clips each block while
-it is still in cache. The output stays channels-last in memory, so the next convolution reads it
-without a transpose.
+The arithmetic (im2col and matrix products, channels-last) is shared with the ML Program
+executor in :mod:`mlquant.runtime._kernels.conv`; this module reads the layer's parameters and
+places its window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import attrs
 import numpy as np
 
 from ...errors import DataError
-from ._base import Kernel, LayerContext, add_tiled, from_nhwc, pair, relu_inplace, tile_vector, to_nhwc
-from ._geometry import Window, pad, window
+from .._kernels.conv import ConvShape, products
+from .._kernels.geometry import Window, pad
+from ._base import Kernel, LayerContext, from_nhwc, pair, to_nhwc
+from ._geometry import window
 from .deconv import deconvolution
-
-#: Rough size in bytes of the unfolded-input block handed to one matrix product (fits in L2).
-_BLOCK_BYTES = 1 << 20
 
 
 def build_convolution(ctx: LayerContext) -> Kernel:
@@ -51,24 +45,12 @@ def build_convolution(ctx: LayerContext) -> Kernel:
     bias = ctx.weight("bias", p.bias, (cout,)) if p.hasBias else None
     kind = p.WhichOneof("ConvolutionPaddingType")
     padding = getattr(p, kind) if kind else None
-    shape = _Shape((kh, kw), (dh, dw), (sh, sw))
+    shape = ConvShape((kh, kw), (dh, dw), (sh, sw))
     effective = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
     where = f"layer '{ctx.name}' (convolution)"
     relu = ctx.relu
 
-    if groups > 1 and kc == 1:
-        taps = weights.reshape(groups, cout // groups, kh * kw).transpose(2, 0, 1).copy()
-        product = _depthwise(taps, shape, _finisher(bias, relu))
-    else:
-        # (G, C_out/G, Cg, KH, KW) -> (G, KH * KW * Cg, C_out/G): rows follow the unfolding order
-        matrix = weights.reshape(groups, cout // groups, kc, kh, kw).transpose(0, 3, 4, 2, 1)
-        matrix = np.ascontiguousarray(matrix.reshape(groups, kh * kw * kc, cout // groups))
-        if groups > 1:
-            product = _grouped(matrix, shape, _finisher(bias, relu))
-        elif kh == kw == 1 and shape.stride == (1, 1):
-            product = _pointwise(matrix[0], _finisher(bias, relu))
-        else:
-            product = _unfolded(matrix[0], bias, shape, _finisher(None, relu))
+    product = products(weights, bias, groups, shape, relu)
 
     windows: dict[tuple[int, int], Window] = {}  # the geometry of each input size seen
 
@@ -87,168 +69,3 @@ def build_convolution(ctx: LayerContext) -> Kernel:
     return convolution
 
 
-@attrs.frozen
-class _Shape:
-    """A convolution's kernel, dilation and stride, each ``(H, W)``."""
-
-    kernel: tuple[int, int]
-    """Kernel height and width."""
-    dilation: tuple[int, int]
-    """Dilation factors."""
-    stride: tuple[int, int]
-    """Strides."""
-
-
-def _blocks(n: int, rows: int, row_bytes: int):
-    """Yield ``(first image, last image, first row, last row)`` blocks of about ``_BLOCK_BYTES``."""
-    band = max(1, _BLOCK_BYTES // max(1, row_bytes))
-    if band >= rows:
-        images = band // rows
-        for start in range(0, n, images):
-            yield start, min(n, start + images), 0, rows
-    else:
-        for image in range(n):
-            for top in range(0, rows, band):
-                yield image, image + 1, top, min(rows, top + band)
-
-
-def _finisher(bias: np.ndarray | None, relu: bool):
-    """What follows each block's matrix product: add the bias, clip at zero (in place)."""
-    tile = tile_vector(bias) if bias is not None else None
-
-    def finish(block: np.ndarray) -> None:
-        if tile is not None:
-            add_tiled(block, tile)
-        if relu:
-            relu_inplace(block)
-
-    return finish
-
-
-def _unfold(
-    x: np.ndarray, block: tuple[int, int, int, int], shape: _Shape, out_w: int, buffer: np.ndarray
-) -> None:
-    """Copy the im2col rows of one block of a padded ``(N, H, W, C)`` input into ``buffer``.
-
-    ``buffer`` is C-contiguous ``(rows, width)``; the rows fill its first ``KH * KW * C``
-    columns (a bias column may follow). Without width dilation a window row is one contiguous
-    run of ``KW * C`` values, so one strided view covers the whole block and one copy unfolds
-    it; otherwise each kernel tap is copied in turn. The views are built with ``np.ndarray``
-    on the arrays' own memory, which bounds-checks them; ``x`` is made C-contiguous first.
-    """
-    i0, i1, r0, r1 = block
-    (kh, kw), (dh, dw), (sh, sw) = shape.kernel, shape.dilation, shape.stride
-    x = np.ascontiguousarray(x)
-    _, h, w, c = x.shape
-    item = x.itemsize
-    # C-order strides from the shape, not x.strides: numpy leaves the stride of a length-1 axis
-    # (one channel, one row) at any value, and the views below step through memory with these.
-    s3, s2, s1, s0 = item, c * item, w * c * item, h * w * c * item
-    row = buffer.strides[0]
-    dims = (i1 - i0, r1 - r0, out_w, kh, kw, c)
-    cols = np.ndarray(
-        dims,
-        np.float32,
-        buffer,
-        0,
-        ((r1 - r0) * out_w * row, out_w * row, row, kw * c * item, c * item, item),
-    )
-    start = i0 * s0 + r0 * sh * s1
-    if dw == 1:
-        view = np.ndarray((*dims[:4], kw * c), np.float32, x, start, (s0, s1 * sh, s2 * sw, s1 * dh, s3))
-        cols.reshape(view.shape)[...] = view
-        return
-    source = x[i0:i1, r0 * sh :]
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + (r1 - r0 - 1) * sh + 1, sh)
-        for j in range(kw):
-            cols[:, :, :, i, j, :] = source[:, rows, j * dw : j * dw + (out_w - 1) * sw + 1 : sw, :]
-
-
-def _pointwise(matrix: np.ndarray, finish):
-    """A 1x1, stride-1 convolution: one matrix product over all pixels, in cache-sized blocks."""
-    depth, cout = matrix.shape
-
-    def product(x: np.ndarray, win: Window) -> np.ndarray:
-        out = np.empty((*x.shape[:3], cout), dtype=np.float32)
-        rows, flat = x.reshape(-1, depth), out.reshape(-1, cout)
-        step = max(1, _BLOCK_BYTES // (4 * (depth + cout)))
-        for start in range(0, len(rows), step):
-            np.matmul(rows[start : start + step], matrix, out=flat[start : start + step])
-            finish(flat[start : start + step])
-        return out
-
-    return product
-
-
-def _unfolded(matrix: np.ndarray, bias: np.ndarray | None, shape: _Shape, finish):
-    """The im2col product: ``(padded NHWC input, window) -> (N, H_out, W_out, C_out)``.
-
-    The bias is folded into the product: the unfolded rows end with a column of ones and the
-    weight matrix with the bias row.
-    """
-    depth, cout = matrix.shape
-    if bias is not None:
-        matrix = np.vstack([matrix, bias[np.newaxis]]).astype(np.float32)
-    width = len(matrix)
-
-    def product(x: np.ndarray, win: Window) -> np.ndarray:
-        n, oh, ow = x.shape[0], win.out_h, win.out_w
-        out = np.empty((n, oh, ow, cout), dtype=np.float32)
-        buffer = None
-        for block in _blocks(n, oh, ow * (width + cout) * 4):
-            i0, i1, r0, r1 = block
-            rows = (i1 - i0) * (r1 - r0) * ow
-            if buffer is None:
-                buffer = np.empty((rows, width), dtype=np.float32)
-                buffer[:, depth:] = 1.0
-            cols = buffer[:rows]
-            _unfold(x, block, shape, ow, cols)
-            target = out[i0:i1, r0:r1].reshape(-1, cout)
-            np.matmul(cols, matrix, out=target)
-            finish(target)
-        return out
-
-    return product
-
-
-def _grouped(matrix: np.ndarray, shape: _Shape, finish):
-    """Grouped convolution: im2col, then one batched matrix product over the groups."""
-    groups, depth, per_group = matrix.shape
-    (kh, kw), cout = shape.kernel, groups * per_group
-
-    def product(x: np.ndarray, win: Window) -> np.ndarray:
-        n, c, oh, ow = x.shape[0], x.shape[3], win.out_h, win.out_w
-        out = np.empty((n, oh, ow, cout), dtype=np.float32)
-        for block in _blocks(n, oh, ow * (depth * groups + cout) * 4):
-            i0, i1, r0, r1 = block
-            cols = np.empty(((i1 - i0) * (r1 - r0) * ow, kh * kw * c), dtype=np.float32)
-            _unfold(x, block, shape, ow, cols)
-            grouped = cols.reshape(-1, kh * kw, groups, c // groups).transpose(2, 0, 1, 3)
-            result = np.matmul(grouped.reshape(groups, -1, depth), matrix)  # (G, M, C_out/G)
-            target = out[i0:i1, r0:r1].reshape(-1, cout)
-            target[...] = result.transpose(1, 0, 2).reshape(target.shape)
-            finish(target)
-        return out
-
-    return product
-
-
-def _depthwise(taps: np.ndarray, shape: _Shape, finish):
-    """Depthwise product (one input channel per group): a weighted sum of shifted inputs."""
-    _, groups, multiplier = taps.shape
-    (kh, kw), (dh, dw), (sh, sw) = shape.kernel, shape.dilation, shape.stride
-
-    def product(x: np.ndarray, win: Window) -> np.ndarray:
-        n, oh, ow = x.shape[0], win.out_h, win.out_w
-        out = np.zeros((n, oh, ow, groups, multiplier), dtype=np.float32)
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
-            for j in range(kw):
-                columns = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
-                out += x[:, rows, columns, :, np.newaxis] * taps[i * kw + j]
-        result = out.reshape(n, oh, ow, groups * multiplier)
-        finish(result.reshape(-1, groups * multiplier))
-        return result
-
-    return product

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
+from .._kernels.deconv import scatter_patches
 from ._base import Kernel, LayerContext, borders, from_nhwc, pair, to_nhwc
 
 
@@ -45,22 +46,14 @@ def deconvolution(ctx: LayerContext, kernel: tuple[int, int], stride: tuple[int,
         if c != kc:
             msg = f"{where}: expected {kc} input channels (got {c})"
             raise DataError(msg)
-        n = s * b
-        flat = to_nhwc(x).reshape(n * h * w, groups, cig).transpose(1, 0, 2)
-        patches = np.matmul(flat, matrix).reshape(groups, n, h, w, kh, kw, cog)
-        full_h, full_w = (h - 1) * sh + kh, (w - 1) * sw + kw
-        full = np.zeros((n, full_h, full_w, groups, cog), dtype=np.float32)
-        for i in range(kh):
-            rows = slice(i, i + (h - 1) * sh + 1, sh)
-            for j in range(kw):
-                columns = slice(j, j + (w - 1) * sw + 1, sw)
-                full[:, rows, columns] += patches[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
+        full = scatter_patches(to_nhwc(x), matrix, (kh, kw), (sh, sw))
+        full_h, full_w = full.shape[1:3]
         top, left, out_h, out_w = _crop(
             kind, getattr(p, kind) if kind else None, shape, (h, w), (full_h, full_w), stride
         )
-        out = np.zeros((n, out_h, out_w, cout), dtype=np.float32)
+        out = np.zeros((s * b, out_h, out_w, cout), dtype=np.float32)
         kept_h, kept_w = max(0, min(out_h, full_h - top)), max(0, min(out_w, full_w - left))
-        out[:, :kept_h, :kept_w] = full.reshape(n, full_h, full_w, cout)[
+        out[:, :kept_h, :kept_w] = full[
             :, top : top + kept_h, left : left + kept_w
         ]
         if bias is not None:

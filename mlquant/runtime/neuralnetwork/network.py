@@ -17,9 +17,9 @@ from ...errors import (
     UnsupportedModelError,
 )
 from ...formats.neuralnetwork import codec, layout
+from .._kernels.parallel import map_chunks
 from ._base import LayerContext
 from ._io import InputPlan, OutputPlan, input_plans, output_plans
-from ._parallel import map_chunks
 from ._plan import mixes_batch, plan
 from .observe import Unfolder, unfolder
 from .registry import KERNELS

@@ -18,9 +18,10 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from .._kernels.conv import ConvShape, _unfold
+from .._kernels.geometry import pad
 from ._base import LayerContext, pair, to_nhwc
-from ._geometry import pad, window
-from .conv import _Shape, _unfold
+from ._geometry import window
 
 __all__ = ["OBSERVED_TYPES", "Unfolder", "unfolder"]
 
@@ -42,7 +43,7 @@ class Unfolder:
     """The padding oneof of a convolution (``valid``, ``same``...), or ``dense``."""
     padding: object = attrs.field(default=None, repr=False, eq=False)
     """The padding message of a convolution."""
-    shape: _Shape | None = attrs.field(default=None, repr=False)
+    shape: ConvShape | None = attrs.field(default=None, repr=False)
     """A convolution's kernel, dilation and stride."""
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -74,6 +75,6 @@ def unfolder(ctx: LayerContext) -> Unfolder | None:
     kh, kw = pair(p.kernelSize, (3, 3))
     groups = int(p.nGroups) or 1
     kind = p.WhichOneof("ConvolutionPaddingType")
-    shape = _Shape((kh, kw), pair(p.dilationFactor, (1, 1)), pair(p.stride, (1, 1)))
+    shape = ConvShape((kh, kw), pair(p.dilationFactor, (1, 1)), pair(p.stride, (1, 1)))
     return Unfolder(ctx.name, groups, int(p.kernelChannels) * kh * kw, kind or "none",
                     getattr(p, kind) if kind else None, shape)

@@ -1,6 +1,6 @@
 """Pooling kernels: MAX, AVERAGE and L2, windowed or global.
 
-Windows are placed by :func:`~mlquant.runtime._geometry.window` (``valid``, ``same`` and
+Windows are placed by :func:`~mlquant.runtime.neuralnetwork._geometry.window` (``valid``, ``same`` and
 ``includeLastPixel``). Max pooling pads with ``-inf``, so padding never wins; average pooling
 divides by the number of window cells inside the padded input (``avgPoolExcludePadding``
 false; cells a ceil-mode window hangs past the declared padding are not counted, as in Caffe)
@@ -15,8 +15,10 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
+from .._kernels.geometry import Window, pad
+from .._kernels.pool import separable, window_counts
 from ._base import Kernel, LayerContext, from_nhwc, pair, to_nhwc
-from ._geometry import Window, pad, window
+from ._geometry import window
 
 _MAX, _AVERAGE, _L2 = 0, 1, 2
 
@@ -53,51 +55,14 @@ def build_pooling(ctx: LayerContext) -> Kernel:
         declared = attrs.evolve(win, bottom=win.pad_bottom, right=win.pad_right)  # not the overhang
         data = pad(data, declared, -np.inf if kind == _MAX else 0.0)
         reduce = np.maximum if kind == _MAX else np.add
-        out = _separable(data, win, (kh, kw), (sh, sw), reduce)
+        out = separable(data, win, (kh, kw), (sh, sw), reduce)
         if kind == _AVERAGE:
-            out /= _counts(win, (h, w), (kh, kw), (sh, sw), exclude)[:, :, np.newaxis]
+            out /= window_counts(win, (h, w), (kh, kw), (sh, sw), exclude)[:, :, np.newaxis]
         elif kind == _L2:
             np.sqrt(out, out=out)
         return [from_nhwc(out, s, b)]
 
     return pooling
-
-
-def _separable(
-    x: np.ndarray, win: Window, kernel: tuple[int, int], stride: tuple[int, int], reduce: np.ufunc
-) -> np.ndarray:
-    """Reduce every window of a padded ``(N, H, W, C)`` array, along height then width.
-
-    Windows hanging past the end (includeLastPixel) just have fewer rows or columns to reduce.
-    """
-    (kh, kw), (sh, sw) = kernel, stride
-    oh, ow = win.out_h, win.out_w
-    rows = [x[:, i : i + (oh - 1) * sh + 1 : sh] for i in range(kh)]  # whole rows: long contiguous runs
-    tall = rows[0].copy()
-    for row in rows[1:]:
-        part = tall[:, : row.shape[1]]
-        reduce(part, row, out=part)
-    columns = [tall[:, :, j : j + (ow - 1) * sw + 1 : sw] for j in range(kw)]
-    out = columns[0].copy()
-    for column in columns[1:]:
-        part = out[:, :, : column.shape[2]]
-        reduce(part, column, out=part)
-    return out
-
-
-def _counts(
-    win: Window, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int], exclude: bool
-) -> np.ndarray:
-    """How many cells each average window divides by, as an ``(H_out, W_out)`` array."""
-
-    def axis(out: int, before: int, length: int, after: int, k: int, s: int) -> np.ndarray:
-        starts = np.arange(out) * s - before
-        low, high = (0, length) if exclude else (-before, length + after)
-        return np.minimum(starts + k, high) - np.maximum(starts, low)
-
-    rows = axis(win.out_h, win.top, size[0], win.pad_bottom, kernel[0], stride[0])
-    cols = axis(win.out_w, win.left, size[1], win.pad_right, kernel[1], stride[1])
-    return np.maximum(np.outer(rows, cols), 1).astype(np.float32)
 
 
 def _global(kind: int) -> Kernel:

@@ -4,7 +4,7 @@ Most of the runtime's time goes to matrix products on one image at a time, which
 parallelises poorly, and to element-wise numpy work, which it does not parallelise at all. Both
 release the GIL, so running different images on different Python threads, each product on a
 single BLAS thread, keeps every core busy. BLAS threading is a process-wide setting: it is
-limited while at least one :meth:`Network.run` is inside :func:`map_chunks` and restored when the
+limited while at least one executor's run is inside :func:`map_chunks` and restored when the
 last one leaves (the counter below is that bookkeeping, not a cache of results).
 """
 

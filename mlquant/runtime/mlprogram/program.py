@@ -1,0 +1,250 @@
+"""The executor: an ML Program's main function as numpy kernels, run in operation order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from ...errors import DataError, InternalError, InvalidModelError, MlquantError, SettingsError
+from .._kernels.parallel import map_chunks, workers
+from ._build import Built, Step, build, caster, compute_dtype, declared_shape, releases, tensor_dtype
+
+__all__ = ["MILProgram"]
+
+#: Feed bytes per chunk: a batch runs through the whole program a few items at a time, so each
+#: operation's output is still in cache when the next one reads it (and in at least as many
+#: chunks as there are worker threads).
+_CHUNK_BYTES = 1 << 20
+
+Precision = Literal["program", "float32"]
+
+
+class _NotBatchable(Exception):
+    """A result whose shape shows the batch did not stay on axis 0 (the run goes item by item)."""
+
+
+class MILProgram:
+    """A numpy executor of an ML Program: the MIL operations of its main function, on any platform.
+
+    Construction reads every operation once and builds one kernel per operation, so a program the
+    runtime cannot run fails here, before any input is processed. Constants come from
+    ``model.const_value(op)``, so a compressed model (``constexpr_*`` weights) runs with the
+    values Core ML decompresses.
+
+    Args:
+        model: Exposes ``program`` (the MIL ``Program`` message), ``function_name`` (the function
+            to run) and ``const_value(op)`` (the value of a ``const`` or ``constexpr_*`` operation).
+        precision: ``"program"`` follows the program's dtypes: every fp16 result is rounded to
+            fp16 (computed in float32), as Core ML computes an fp16 program; ``"float32"`` computes
+            and keeps everything in float32.
+
+    Raises:
+        UnsupportedLayerError: An operation type the runtime cannot execute (control flow, states,
+            recurrent layers...) or parameters it does not take; the message names the operation.
+        InvalidModelError: A function the program lacks, or an operation reading an undefined variable.
+        SettingsError: An unknown precision.
+    """
+
+    def __init__(self, model: Any, precision: Precision = "program") -> None:
+        if precision not in ("program", "float32"):
+            msg = f"MILProgram: precision must be 'program' or 'float32' (got {precision!r})"
+            raise SettingsError(msg)
+        self.precision = precision
+        function = _function(model.program, model.function_name)
+        block = _block(function)
+        self._inputs: dict[str, tuple[np.dtype, tuple[int | None, ...]]] = {}
+        for named in function.inputs:
+            dtype = tensor_dtype(named.type)
+            if dtype is None:
+                msg = f"input '{named.name}': the runtime takes tensor inputs only"
+                raise InvalidModelError(msg)
+            self._inputs[named.name] = (dtype, declared_shape(named.type) or ())
+        leading = {shape[0] if shape else -1 for _, shape in self._inputs.values()}
+        #: "native": a flexible leading axis; "one": a declared leading 1; "stack": neither.
+        self._layout = "native" if leading == {None} else "one" if leading == {1} else "stack"
+        round_fp16 = precision == "program"
+        shapes = {name: shape for name, (_, shape) in self._inputs.items()}
+        self._outputs = tuple(block.outputs)
+        built: Built = build(block, model, shapes, round_fp16, self._layout == "one", set(self._outputs))
+        self._steps: tuple[Step, ...] = releases(built.steps, set(self._outputs))
+        self._constants = built.constants
+        self._casters = [[caster(out.dtype, round_fp16) for out in step.outputs] for step in self._steps]
+        self._feed_casters = {name: caster(dtype, round_fp16) for name, (dtype, _) in self._inputs.items()}
+        self.batch_reason = built.batch_reason if self._layout == "one" else None
+        self._batched = self._layout == "native" or (self._layout == "one" and self.batch_reason is None)
+        declared = {o.name: (s.type, o.shape) for s in self._steps for o in s.outputs}
+        #: Outputs whose items are stacked on a new axis when the program runs item by item
+        #: (those not declared with a leading 1 that the items' results join along).
+        self._stacked = frozenset(
+            name
+            for name in self._outputs
+            if name in declared and declared[name][0] != "classify" and (declared[name][1] or (0,))[0] != 1
+        )
+        produced = set(self._constants) | {o.name for s in self._steps for o in s.outputs} | set(self._inputs)
+        missing = [name for name in self._outputs if name not in produced]
+        if missing:
+            msg = f"function '{model.function_name}': outputs {missing} are never computed"
+            raise InvalidModelError(msg)
+
+    def __repr__(self) -> str:
+        mode = "batched" if self._batched else "item by item"
+        return (
+            f"<MILProgram {len(self._steps)} operations, {self.precision}, {mode}, "
+            f"inputs {list(self.input_names)}, outputs {list(self.output_names)}>"
+        )
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The names :meth:`run` expects in its feeds, in the function's order."""
+        return tuple(self._inputs)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """The names of the results :meth:`run` returns, in the function's order."""
+        return self._outputs
+
+    @property
+    def batched(self) -> bool:
+        """Whether a batch runs through the program along axis 0 (else item by item)."""
+        return self._batched
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the program on a batch.
+
+        Args:
+            feeds: One batch-first array per input. An input declared with a leading 1 (or a
+                flexible leading axis) takes ``(B, *declared[1:])``: the batch stands in that
+                axis (image inputs: raw pixel values in the declared channel order; the program
+                holds the preprocessing). Any other input takes ``(B, *declared)``.
+
+        Returns:
+            One array per name in :attr:`output_names`, batch first: float tensors as float32
+            (holding fp16 values where the program declares fp16), a ``classify`` operation's
+            probabilities as ``(B, classes)`` in label order and its labels as ``(B,)`` strings.
+
+        Raises:
+            DataError: Feeds missing, unknown, of the wrong shape, or of different batch sizes.
+        """
+        checked = self._check(feeds)
+        batch = next(iter(checked.values())).shape[0]
+        if self._batched:
+            per_item = sum(x[0].nbytes for x in checked.values())
+            size = max(1, min(-(-batch // workers()), _CHUNK_BYTES // max(1, per_item)))
+            try:
+                return self._run_chunks(checked, batch, size)
+            except _NotBatchable as error:
+                self.batch_reason = str(error)
+                self._batched = False
+        return self._run_chunks(checked, batch, 1)
+
+    def _run_chunks(self, checked: dict[str, np.ndarray], batch: int, size: int) -> dict[str, np.ndarray]:
+        chunks = [{n: x[i : i + size] for n, x in checked.items()} for i in range(0, batch, size)]
+        stack = self._layout == "stack"
+        if stack:
+            chunks = [{n: x[0] for n, x in chunk.items()} for chunk in chunks]
+        parts = map_chunks(self._execute, chunks)
+        if stack or (size == 1 and not self._batched):
+            stacked = self._outputs if stack else self._stacked
+            return {
+                n: np.stack([p[n] for p in parts]) if n in stacked else np.concatenate([p[n] for p in parts])
+                for n in self._outputs
+            }
+        if len(parts) == 1:
+            return parts[0]
+        return {n: np.concatenate([part[n] for part in parts]) for n in self._outputs}
+
+    def _execute(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run every step on one chunk of checked feeds."""
+        env: dict[str, Any] = {name: self._feed_casters[name](x) for name, x in feeds.items()}
+        items = next(iter(feeds.values())).shape[0] if self._layout != "stack" else 1
+        check = self._batched and self._layout == "one" and items > 1
+        for step, casters in zip(self._steps, self._casters, strict=True):
+            args = {p: [env[b] if isinstance(b, str) else b for b in bound] for p, bound in step.params.items()}
+            try:
+                results = step.kernel(args)
+            except MlquantError:
+                raise
+            except Exception as error:
+                shapes = ", ".join(f"{p}={[np.shape(a) for a in v]}" for p, v in args.items() if p in step.params)
+                msg = (
+                    f"operation '{step.name}' ({step.type}) failed on inputs {shapes}: "
+                    f"{type(error).__name__}: {error}"
+                )
+                raise InternalError(msg) from error
+            for out, value, cast in zip(step.outputs, results, casters, strict=True):
+                value = cast(value)
+                if check and out.name in step.derived:
+                    _check_batch(step, out.name, out.shape, value, items)
+                env[out.name] = value
+            for name in step.release:
+                del env[name]
+        return {name: self._result(env, name, items) for name in self._outputs}
+
+    def _result(self, env: Mapping[str, Any], name: str, items: int) -> np.ndarray:
+        if name in env:
+            return env[name]
+        value = self._constants[name]  # an output that does not depend on the inputs
+        return np.repeat(value, items, axis=0) if value.ndim and value.shape[0] == 1 else value
+
+    def _check(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if not isinstance(feeds, Mapping):
+            msg = f"feeds must map input names to arrays (got {type(feeds).__name__})"
+            raise DataError(msg)
+        names = self.input_names
+        missing = [n for n in names if n not in feeds]
+        unknown = [n for n in feeds if n not in names]
+        if missing or unknown:
+            msg = f"feeds must be exactly the inputs {list(names)} (missing {missing}, unknown {unknown})"
+            raise DataError(msg)
+        checked = {name: self._check_one(name, feeds[name]) for name in names}
+        batches = {name: x.shape[0] for name, x in checked.items()}
+        if len(set(batches.values())) > 1:
+            msg = f"all feeds need the same batch size (got {batches})"
+            raise DataError(msg)
+        return checked
+
+    def _check_one(self, name: str, feed: Any) -> np.ndarray:
+        dtype, shape = self._inputs[name]
+        try:
+            x = np.asarray(feed, dtype=compute_dtype(dtype))
+        except (TypeError, ValueError) as error:
+            msg = f"input '{name}': expected a {dtype} array (got {type(feed).__name__}: {error})"
+            raise DataError(msg) from None
+        item = tuple(shape) if self._layout == "stack" else tuple(shape[1:])
+        fits = x.ndim == len(item) + 1 and all(n is None or n == got for n, got in zip(item, x.shape[1:], strict=True))
+        if not fits or x.shape[0] < 1:
+            wanted = ", ".join(["B", *("*" if n is None else str(n) for n in item)])
+            msg = f"input '{name}': expected shape ({wanted}) (got {x.shape})"
+            raise DataError(msg)
+        return x
+
+
+def _check_batch(step: Step, name: str, declared: Any, value: Any, items: int) -> None:
+    shape = np.shape(value)
+    if declared is None or len(shape) != len(declared):
+        return
+    if shape[0] != items or any(d is not None and d != s for d, s in zip(declared[1:], shape[1:], strict=True)):
+        msg = (
+            f"operation '{step.name}' ({step.type}) gave '{name}' the shape {shape} for {items} items "
+            f"(declared {tuple(declared)})"
+        )
+        raise _NotBatchable(msg)
+
+
+def _function(program: Any, name: str) -> Any:
+    if name not in program.functions:
+        msg = f"the program has no function '{name}' (it has {sorted(program.functions)})"
+        raise InvalidModelError(msg)
+    return program.functions[name]
+
+
+def _block(function: Any) -> Any:
+    blocks = function.block_specializations
+    if function.opset in blocks:
+        return blocks[function.opset]
+    if len(blocks) == 1:
+        return next(iter(blocks.values()))
+    msg = f"the function has no block for its opset '{function.opset}' (it has {sorted(blocks)})"
+    raise InvalidModelError(msg)
