@@ -15,6 +15,7 @@ inside your tolerance.
 from __future__ import annotations
 
 from ._version import __version__ as __version__
+from .calibrate import Calibration, InputStatistics, calibrate
 from .errors import (
     ContractError,
     DataError,
@@ -43,6 +44,7 @@ from .evaluate import (
 from .formats import LayerSummary, MLProgramModel, Model, NeuralNetworkModel, WeightInfo, load, problems
 from .formats.convert import convert
 from .quantize import (
+    DataAware,
     Float16Quantizer,
     KMeansLUTQuantizer,
     LayerSelector,
@@ -72,9 +74,11 @@ from .workflow import GridEntry, MixedPrecisionPlan, SweepResult, default_grid, 
 __all__ = [
     "AffineWeights",
     "Backend",
+    "Calibration",
     "Candidate",
     "ContractError",
     "CoreMLBackend",
+    "DataAware",
     "DataError",
     "Evaluation",
     "Evaluator",
@@ -83,6 +87,7 @@ __all__ = [
     "GridEntry",
     "GroupedLUTWeights",
     "ImageFolder",
+    "InputStatistics",
     "InternalError",
     "InvalidModelError",
     "KMeansLUTQuantizer",
@@ -119,6 +124,7 @@ __all__ = [
     "UnsupportedLayerError",
     "UnsupportedModelError",
     "WeightInfo",
+    "calibrate",
     "convert",
     "default_backend",
     "default_grid",

@@ -13,6 +13,7 @@ import attrs
 
 from .. import _text
 from .._files import check_output
+from ..calibrate import calibrate
 from ..errors import SettingsError
 from ..evaluate import (
     Backend,
@@ -27,7 +28,7 @@ from ..evaluate import (
 from ..evaluate.results import SUMMARY_KEYS, write_csv, write_json
 from ..formats import load
 from ..formats.convert import convert
-from ..quantize import LayerSelector, QuantizationPlan, from_name, quantize
+from ..quantize import DataAware, LayerSelector, QuantizationPlan, Quantizer, from_name, quantize
 from ..select import Selection, Selector
 from ..select.text import chosen_line, summary_table, tolerance
 from ..workflow.saved import read_sweep
@@ -74,14 +75,18 @@ def selector_of(args: argparse.Namespace) -> LayerSelector:
 def quantize_command(args: argparse.Namespace) -> int:
     """``mlquant quantize``: one quantized model file."""
     nbits = args.nbits if args.nbits is not None else (16 if args.method == "float16" else 8)
-    quantizer = from_name(args.method, nbits)
-    name = quantizer.name
+    quantizer: Quantizer = from_name(args.method, nbits)
+    name = quantizer.name if args.calibration_data is None else f"{quantizer.name}_data"
     if args.output:
         check_output(args.output, folder=Path(args.output).suffix == ".mlpackage",
                      inputs=[] if args.force else [args.model], what="-o")
     model = load(args.model)
     output = Path(args.output) if args.output else Path(args.model).with_name(f"{Path(args.model).stem}_{name}{model.suffix}")
     check_output(output, folder=output.suffix == ".mlpackage", inputs=[] if args.force else [args.model], what="-o")
+    if args.calibration_data is not None:
+        bar = ProgressDisplay(enabled=False if args.json else None)
+        quantizer = DataAware(quantizer, calibrate(model, args.calibration_data, progress=bar))
+        bar.close()
     plan = QuantizationPlan(default=quantizer, select=selector_of(args), make_non_updatable=args.make_non_updatable)
     small = quantize(model, plan)
     small.save(output, overwrite=args.force)
@@ -226,7 +231,8 @@ def run_sweep(args: argparse.Namespace) -> int:
             args.model, _data(args), out_dir=out, grid=grid, selector=_selector(args),
             select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
             batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
-            make_non_updatable=args.make_non_updatable, target=args.target,
+            make_non_updatable=args.make_non_updatable, target=args.target, data_aware=args.data_aware,
+            calibration_data=args.calibration_data,
         )
     return _finish(result, args.json, out)
 

@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: <model>_<method>_<nbits>.mlmodel or .mlpackage beside the input)")
     quant.add_argument("--force", action="store_true", help="allow overwriting the input file")
     quant.add_argument("--json", action="store_true", help="print the result as JSON")
+    quant.add_argument("--calibration-data", metavar="DIR",
+                       help="quantize data-aware: calibrate on (a stratified sample of 256 of) these images first")
     _selection_options(quant)
     quant.set_defaults(run=_commands.quantize_command)
 
@@ -184,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--fast", action="store_true", help="stop hopeless candidates early, stop at the first that passes")
     sweep.add_argument("--no-cache", action="store_true", help="evaluate everything again")
     sweep.add_argument("--mixed", action="store_true", help="also search a per-layer mixed-precision plan")
+    sweep.add_argument("--data-aware", action="store_true",
+                       help="also try each quantizer calibrated on images (half of --data, stratified, unless "
+                            "--calibration-data); candidates are then judged on the other half")
+    sweep.add_argument("--calibration-data", metavar="DIR",
+                       help="with --data-aware: calibrate on this folder and judge on all of --data")
     _target_option(sweep)
     _tolerance_options(sweep)
     _evaluation_options(sweep)

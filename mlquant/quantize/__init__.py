@@ -4,9 +4,11 @@
   :class:`~mlquant.weights.QuantizedWeights` out), linear ones in :mod:`.affine`, look-up
   tables in :mod:`.tables`, the protocol in :mod:`._base`;
 * :mod:`.plan`: :class:`LayerSelector`, :class:`QuantizationPlan`, :func:`quantize` and
-  :func:`dequantize`, which apply strategies to a :class:`~mlquant.Model` of any format.
+  :func:`dequantize`, which apply strategies to a :class:`~mlquant.Model` of any format;
+* :mod:`.calibrated`: :class:`DataAware`, any strategy steered by calibration data.
 """
 
+from .calibrated import DataAware
 from .plan import LayerSelector, QuantizationPlan, as_plan, dequantize, quantize, storage_problem
 from .quantizers import (
     BUILT_IN,
@@ -21,6 +23,7 @@ from .quantizers import (
 
 __all__ = [
     "BUILT_IN",
+    "DataAware",
     "Float16Quantizer",
     "KMeansLUTQuantizer",
     "LUTQuantizer",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import attrs
 import numpy as np
@@ -12,6 +12,9 @@ import numpy as np
 from ..errors import QuantizationError, SettingsError
 from ..weights import QuantizedWeights
 from ..weights.storage import StorageRules
+
+if TYPE_CHECKING:
+    from ..formats import WeightInfo
 
 __all__ = ["Affine", "Quantizer", "bits", "granularity_of"]
 
@@ -61,6 +64,15 @@ class Quantizer(abc.ABC):
     def name(self) -> str:
         """A name for files and tables, e.g. ``kmeans_lut_6``, ``kmeans_lut_4_g16`` or ``float16``."""
         return f"{self.method}_{self.nbits}"
+
+    def for_weight(self, weight: WeightInfo) -> Quantizer:
+        """The quantizer to apply to ``weight`` of a model; ``self`` unless the strategy depends on it.
+
+        :func:`mlquant.quantize` calls this before quantizing each weight, so a strategy that
+        needs to know which weight it holds (a :class:`~mlquant.DataAware` quantizer looks up
+        the weight's input statistics) can return one bound to it.
+        """
+        return self
 
     def unfit(self, shape: tuple[int, ...], channel_axis: int | None) -> str | None:
         """Why this strategy cannot quantize a tensor of ``shape``, or None if it can.

@@ -61,22 +61,29 @@ _MAX_LLOYD_STEPS = 10_000  # cap of the final Lloyd loop
 _Prefix = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def kmeans_1d(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def kmeans_1d(values: np.ndarray, k: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Clusters values into a look-up table of k entries.
 
     Args:
         values: Array of any shape of finite floats (float16, float32 or float64).
         k: Number of table entries, 1 <= k <= 256.
+        weights: Optional non-negative importance of each value (same size as ``values``):
+            the table then minimises ``sum(weights * (values - table[indices])**2)``, solved
+            by the same programmes over weighted prefix sums (exact where the unweighted one
+            is), and each used entry is the weighted mean of its values. Weights below
+            1e-12 of the largest count as that (so every value still has a nearest entry);
+            all zero counts as no weights.
 
     Returns:
         ``(table, indices)``: ``table`` is a float64 array of length k, ascending over
         the entries in use; with fewer than k distinct values the unused tail repeats
         the last centre and no index points at it.  ``indices`` is a uint8 array with
         one entry per value in C order: the index of the value's nearest table entry.
-        Each used entry is the mean of the values assigned to it.
+        Each used entry is the (weighted) mean of the values assigned to it.
 
     Raises:
-        ValueError: If k is outside [1, 256] or a value is not finite.
+        ValueError: If k is outside [1, 256], a value is not finite, or the weights do not
+            match the values or are negative or not finite.
     """
     k = operator.index(k)
     if not 1 <= k <= 256:
@@ -86,6 +93,9 @@ def kmeans_1d(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     flat = flat.astype(np.float32 if narrow else np.float64, copy=False)
     if flat.size == 0:
         return np.zeros(k), np.zeros(0, np.uint8)
+    importance = _importance(weights, flat.size)
+    if importance is not None:
+        return _weighted(flat, importance, k)
     ordered = np.sort(flat)
     if not np.isfinite(ordered[[0, -1]]).all():
         raise ValueError("values must be finite")
@@ -96,6 +106,42 @@ def kmeans_1d(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         x, prefix = _prefix_sums(ordered, ordered.mean(dtype=np.float64), count)
         bounds = _solve(x, prefix, k, final=True)
         centres = _exact_means(ordered, distinct, count, bounds)
+    table = np.concatenate((centres, np.full(k - centres.size, centres[-1])))
+    indices = _assign(flat, 0.5 * (centres[1:] + centres[:-1]))
+    return table, indices.astype(np.uint8)
+
+
+def _importance(weights: np.ndarray | None, size: int) -> np.ndarray | None:
+    """The checked weights as float64, floored at 1e-12 of the largest; None for none (or all zero)."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if w.size != size:
+        raise ValueError(f"expected {size} weights, one per value (got {w.size})")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("weights must be finite and non-negative")
+    largest = float(w.max())
+    return None if largest <= 0 else np.maximum(w, 1e-12 * largest)
+
+
+def _weighted(flat: np.ndarray, weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`kmeans_1d` with weights: prefix sums of ``w``, ``w x`` and ``w x^2`` instead of counts."""
+    order = np.argsort(flat, kind="stable")
+    ordered, w = flat[order], weights[order]
+    if not np.isfinite(ordered[[0, -1]]).all():
+        raise ValueError("values must be finite")
+    distinct, positions = _distinct(ordered)
+    if distinct.size <= k:
+        centres = distinct.astype(np.float64)
+    else:
+        mass = np.concatenate(([0.0], np.cumsum(w)))
+        centred = np.subtract(ordered, np.dot(w, ordered) / mass[-1], dtype=np.float64)
+        total = np.concatenate(([0.0], np.cumsum(w * centred)))
+        squares = np.concatenate(([0.0], np.cumsum(w * centred * centred)))
+        runs = positions.astype(np.intp)
+        prefix = (mass[runs], total[runs], squares[runs])
+        bounds = _solve(centred[runs[:-1]], prefix, k, final=True)
+        centres = _exact_means(ordered, distinct, positions, bounds, w)
     table = np.concatenate((centres, np.full(k - centres.size, centres[-1])))
     indices = _assign(flat, 0.5 * (centres[1:] + centres[:-1]))
     return table, indices.astype(np.uint8)
@@ -279,13 +325,21 @@ def _lloyd(x: np.ndarray, prefix: _Prefix, bounds: np.ndarray, steps: int) -> np
 
 
 def _exact_means(
-    ordered: np.ndarray, distinct: np.ndarray, count: np.ndarray, bounds: np.ndarray
+    ordered: np.ndarray, distinct: np.ndarray, count: np.ndarray, bounds: np.ndarray, w: np.ndarray | None = None
 ) -> np.ndarray:
-    """Run means summed directly (not from prefix sums), with Lloyd steps until a fixed point."""
+    """Run means summed directly (not from prefix sums), with Lloyd steps until a fixed point.
+
+    ``count`` holds the positions in ``ordered`` where each distinct value starts (and the end);
+    with weights ``w`` (aligned with ``ordered``) the means are weighted.
+    """
     distinct = distinct.astype(np.float64, copy=False)
+    weighted = None if w is None else ordered * w
     for _ in range(_MAX_LLOYD_STEPS):
         runs = count[bounds].astype(np.intp)
-        means = np.add.reduceat(ordered, runs[:-1], dtype=np.float64) / np.diff(runs)
+        if w is None or weighted is None:
+            means = np.add.reduceat(ordered, runs[:-1], dtype=np.float64) / np.diff(runs)
+        else:
+            means = np.add.reduceat(weighted, runs[:-1]) / np.add.reduceat(w, runs[:-1])
         moved = bounds.copy()
         moved[1:-1] = np.searchsorted(distinct, 0.5 * (means[1:] + means[:-1]), side="right")
         if np.array_equal(moved, bounds) or np.any(moved[1:] <= moved[:-1]):

@@ -40,6 +40,7 @@ from ..formats import Model, WeightInfo, weight_layer_types
 from ..formats.storage import STORAGE_RULES
 from ..weights import QuantizedWeights
 from ..weights.storage import spec_version, target_name
+from .calibrated import corrected_biases
 from .quantizers import Quantizer
 
 __all__ = ["LayerSelector", "Notes", "Overrides", "QuantizationPlan", "dequantize", "quantize", "quantize_with_notes"]
@@ -347,6 +348,7 @@ def quantize_with_notes(
         model = model.with_preprocessing_as_weights()
     plan.check(model)
     new: dict[int, QuantizedWeights | np.ndarray] = {}
+    bound: dict[int, Quantizer] = {}
     kept: list[str] = []
     again: list[str] = []
     for weight in model.weights:
@@ -355,6 +357,7 @@ def quantize_with_notes(
             continue
         if on_weight is not None:
             on_weight(weight)
+        chosen = chosen.for_weight(weight)
         where = f"layer '{weight.layer}' ({weight.layer_type}) {weight.field}"
         values = model.read(weight)
         if weight.storage == "float16":
@@ -372,6 +375,8 @@ def quantize_with_notes(
         if weight.nbits < 16:
             again.append(f"{weight.nbits}-bit {weight.storage}")
         new[weight.index] = quantized
+        bound[weight.index] = chosen
+    new.update(corrected_biases(model, bound, new))
     result = model.replace(new)
     notes = Notes(tuple(kept), tuple(sorted(set(again))), result.size_bytes / max(1, original.size_bytes))
     return result, notes

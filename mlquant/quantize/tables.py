@@ -12,9 +12,10 @@ own table (``lut()`` is called once per group), which only ML Programs store (iO
 from __future__ import annotations
 
 import abc
+import inspect
 import re
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
@@ -55,26 +56,43 @@ class TableQuantizer(Quantizer):
         return None
 
     def _quantize(self, values: np.ndarray, channel_axis: int | None, affine: Affine) -> QuantizedWeights:
+        return self.weighted(values, channel_axis, affine, None)
+
+    def weighted(
+        self, values: np.ndarray, channel_axis: int | None, affine: Affine, importance: np.ndarray | None
+    ) -> QuantizedWeights:
+        """:meth:`_quantize`, each value's squared error weighted by ``importance`` (its shape) when given."""
         axis = resolve_axis(self.granularity, channel_axis, values.ndim)
         if axis is None or not isinstance(self.granularity, PerGroupedChannel):
-            tables, indices = self._tables(values.reshape(1, -1), affine, whole=values)
+            whole_importance = None if importance is None else importance.reshape(1, -1)
+            tables, indices = self._tables(values.reshape(1, -1), affine, whole=values, importance=whole_importance)
             return LUTWeights(self.nbits, indices.reshape(values.shape), tables[0])
         channels = values.shape[axis]
         size = min(self.granularity.group_size, channels)
         moved = np.moveaxis(values, axis, 0)
-        tables, indices = self._tables(moved.reshape(channels // size, -1), affine)
+        grouped = None if importance is None else np.moveaxis(importance, axis, 0).reshape(channels // size, -1)
+        tables, indices = self._tables(moved.reshape(channels // size, -1), affine, importance=grouped)
         shaped = np.moveaxis(indices.reshape(moved.shape), 0, axis)
         return GroupedLUTWeights(self.nbits, shaped, tables, axis, size)
 
     def _tables(
-        self, groups: np.ndarray, affine: Affine, whole: np.ndarray | None = None
+        self, groups: np.ndarray, affine: Affine, whole: np.ndarray | None = None, importance: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """One table per row of ``groups``: ``(tables, indices)`` of shapes ``(G, 2**nbits)`` and ``groups.shape``.
 
         The default calls :meth:`lut` once per row (with ``whole``, the tensor in its own shape,
-        for a single table) and checks what it returns.
+        for a single table) and checks what it returns; ``importance`` (rows like ``groups``) is
+        passed to a ``lut`` that declares an ``importance`` argument.
         """
-        results = [self._checked(*self.lut(whole if whole is not None else row), row.size) for row in groups]
+        asks = importance is not None and _accepts(self.lut, "importance")
+
+        def table(i: int, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            values = whole if whole is not None else row
+            if asks and importance is not None:
+                return self.lut(values, importance=importance[i].reshape(values.shape))  # type: ignore[call-arg]
+            return self.lut(values)
+
+        results = [self._checked(*table(i, row), row.size) for i, row in enumerate(groups)]
         tables = np.stack([table for table, _ in results])
         indices = np.stack([index for _, index in results])
         if affine == "zero_point" and groups.dtype == np.float16:
@@ -118,7 +136,7 @@ class LinearLUTQuantizer(TableQuantizer):
         return tables[0], indices.reshape(np.shape(values))
 
     def _tables(
-        self, groups: np.ndarray, affine: Affine, whole: np.ndarray | None = None
+        self, groups: np.ndarray, affine: Affine, whole: np.ndarray | None = None, importance: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         steps = 2**self.nbits
         if affine == "bias":
@@ -154,18 +172,19 @@ class KMeansLUTQuantizer(TableQuantizer):
     granularity: PerTensor | PerGroupedChannel = attrs.field(factory=PerTensor, validator=_TABLE_GRANULARITY)
     """One table for the tensor, or one per group of output channels."""
 
-    def lut(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        table, indices = kmeans_1d(values, 2**self.nbits)
+    def lut(self, values: np.ndarray, importance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k-means table of ``values``, weighted by each value's ``importance`` when given."""
+        table, indices = kmeans_1d(values, 2**self.nbits, weights=importance)
         return table, indices.reshape(np.shape(values))
 
     def _tables(
-        self, groups: np.ndarray, affine: Affine, whole: np.ndarray | None = None
+        self, groups: np.ndarray, affine: Affine, whole: np.ndarray | None = None, importance: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         half = affine == "zero_point" and groups.dtype == np.float16
         tables = np.empty((len(groups), 2**self.nbits))
         indices = np.empty(groups.shape, np.uint8)
         for row, values in enumerate(groups):
-            table, index = kmeans_1d(values, 2**self.nbits)
+            table, index = kmeans_1d(values, 2**self.nbits, weights=None if importance is None else importance[row])
             if half:
                 table = table.astype(np.float16).astype(np.float64)
                 index = np.searchsorted(0.5 * (table[1:] + table[:-1]), values.astype(np.float64)).astype(np.uint8)
@@ -191,7 +210,9 @@ class LUTQuantizer(TableQuantizer):
 
         mlquant.LUTQuantizer(nbits=4, function=my_lut)
 
-    The table must have exactly ``2**nbits`` entries and every index must lie below it. With
+    Data-aware quantization (:class:`~mlquant.DataAware`) passes each value's importance as
+    ``importance=`` to a ``lut`` (or a ``function``) that declares that argument; others are
+    called without it. The table must have exactly ``2**nbits`` entries and every index must lie below it. With
     ``granularity=PerGroupedChannel(n)`` it is called once per group of ``n`` channels, with
     that group's values.
     """
@@ -213,11 +234,14 @@ class LUTQuantizer(TableQuantizer):
             label = _snake(type(self).__name__)
         return f"{label}_{self.nbits}{self.granularity.suffix}"
 
-    def lut(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def lut(self, values: np.ndarray, importance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(table, indices)`` for ``values``; override this in a subclass.
 
         Args:
             values: The finite float weights of one tensor (or of one group of its channels).
+            importance: Non-negative weight of each value's squared error, in the shape of
+                ``values``, when quantizing with data (None otherwise). An override may leave
+                this argument out; it is then never passed.
 
         Returns:
             A table of exactly ``2**nbits`` floats and an integer index below ``2**nbits``
@@ -226,7 +250,18 @@ class LUTQuantizer(TableQuantizer):
         if self.function is None:
             msg = "LUTQuantizer needs a function=..., or a subclass that overrides lut()"
             raise SettingsError(msg)
+        if importance is not None and _accepts(self.function, "importance"):
+            return self.function(self.nbits, values, importance=importance)  # type: ignore[call-arg]
         return self.function(self.nbits, values)
+
+
+def _accepts(function: Callable[..., Any], name: str) -> bool:
+    """Whether ``function`` takes a keyword argument ``name``."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _snake(name: str) -> str:

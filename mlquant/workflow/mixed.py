@@ -43,6 +43,7 @@ import attrs
 import numpy as np
 
 from .._progress import Progress, silent
+from ..calibrate import Calibration, InputStatistics, calibrate
 from ..errors import SettingsError
 from ..evaluate import (
     Backend,
@@ -56,6 +57,7 @@ from ..evaluate import (
 )
 from ..formats import Model, load
 from ..quantize import (
+    DataAware,
     Float16Quantizer,
     KMeansLUTQuantizer,
     LayerSelector,
@@ -64,7 +66,9 @@ from ..quantize import (
     quantize,
     storage_problem,
 )
+from ..quantize.calibrated import corrected_biases
 from ..select import MAX_CLASS_DROP, MAX_MEAN_DROP, Candidate, Selector
+from ..weights import QuantizedWeights
 
 __all__ = ["DEFAULT_OPTIONS", "MixedPrecisionPlan", "WeightSensitivity", "search_mixed_precision"]
 
@@ -156,6 +160,9 @@ def search_mixed_precision(
     batch_size: int = 32,
     cache: EvaluationCache | None = None,
     max_target: str | int | None = None,
+    data_aware: bool = False,
+    calibration: Calibration | None = None,
+    calibration_inputs: int = 256,
     progress: Progress | None = None,
 ) -> MixedPrecisionPlan:
     """Find a per-layer plan that minimises the model's bytes within the tolerance.
@@ -182,6 +189,12 @@ def search_mixed_precision(
         max_target: The latest deployment target the plan may need. The default options the
             model's format cannot store by then (5- and 7-bit tables in an ML Program) are left
             out; an explicit option it cannot store is an error.
+        data_aware: Make every option but float16 (and the probes) a :class:`~mlquant.DataAware`
+            one, calibrated on (at most ``calibration_inputs`` of) the calibration part, and
+            measure weight errors as the output error the inputs' second moments predict.
+        calibration: Use these statistics for the data-aware options (implies ``data_aware``);
+            a sweep passes the ones it calibrated on images it does not judge with.
+        calibration_inputs: Images of the calibration part that :func:`~mlquant.calibrate` runs.
         progress: Called with ``(label, done, total)``.
 
     Returns:
@@ -201,19 +214,27 @@ def search_mixed_precision(
     data = data if isinstance(data, ImageFolder) else ImageFolder(data)
     backend = backend or default_backend()
     work = original.with_preprocessing_as_weights() if mean_image else original
-    calibration, validation = data.split(calibration_share, seed=seed)
+    searched, validation = data.split(calibration_share, seed=seed)
     tolerance = Selector(max_mean_drop, max_class_drop, metric)
     store = cache or EvaluationCache(None)
-    check = CachingEvaluator(Evaluator(calibration, backend=backend, preprocessing=preprocessing,
+    check = CachingEvaluator(Evaluator(searched, backend=backend, preprocessing=preprocessing,
                                        batch_size=batch_size), store, report)
     base = check.evaluate(original, "float")
     chooser = select or LayerSelector()
-    recipe = {"options": [o.name for o in options], "probes": [p.name for p in _PROBES], "inputs": probe_inputs,
-              "select": repr(chooser)}
+    probes: Sequence[Quantizer] = _PROBES
+    if data_aware or calibration is not None:
+        if calibration is None:
+            calibration = calibrate(original, searched, inputs=calibration_inputs, seed=seed, progress=report,
+                                    preprocessing=preprocessing, batch_size=batch_size)
+        options = [_aware(o, calibration) for o in options]
+        probes = [_aware(p, calibration) for p in _PROBES]
+    recipe = {"options": [o.name for o in options], "probes": [p.name for p in probes], "inputs": probe_inputs,
+              "select": repr(chooser), "calibration": calibration.files if calibration is not None else None}
     key = store.key(work.content_fingerprint(), f"{check.data_key}:{recipe}", check.evaluator.setup) if store.folder else ""
     sensitivity = _load_sensitivities(store.get_json(key)) if key else None
     if sensitivity is None:
-        sensitivity = _sensitivities(work, chooser, check.evaluator, list(options), probe_inputs, report)
+        sensitivity = _sensitivities(work, chooser, check.evaluator, list(options), list(probes), probe_inputs,
+                                     calibration, report)
         if key:
             store.put_json(key, [attrs.asdict(s) for s in sensitivity])
     family = _plans(sensitivity)
@@ -257,11 +278,31 @@ def _as_candidate(evaluation: Evaluation) -> Candidate:
     return Candidate(evaluation.name, evaluation.size_bytes, evaluation, "mixed")
 
 
+def _aware(quantizer: Quantizer, calibration: Calibration) -> Quantizer:
+    """The data-aware form of an option (float16 stays as it is: it has no grid to choose)."""
+    if isinstance(quantizer, (Float16Quantizer, DataAware)):
+        return quantizer
+    return DataAware(quantizer, calibration)
+
+
+def _error(values: np.ndarray, quantized: np.ndarray, stats: InputStatistics | None) -> float:
+    """The squared weight error, or with input statistics the output error ``sum (w - q)^T E[x x^T] (w - q)``."""
+    difference = quantized.astype(np.float64) - values
+    if stats is None or difference.ndim == 0 or len(difference) % stats.groups:
+        return float(np.sum(difference**2))
+    rows = difference.reshape(len(difference), -1)
+    groups = stats.group_of_rows(len(rows))
+    if stats.second_moment is None:
+        return float(np.sum(rows**2 * stats.diagonal[groups]))
+    return float(sum(np.einsum("rd,de,re->", rows[groups == g], stats.second_moment[g], rows[groups == g])
+                     for g in range(stats.groups)))
+
+
 def _sensitivities(
-    model: Model, select: LayerSelector, check: Evaluator, options: list[Quantizer], probe_inputs: int,
-    report: Progress,
+    model: Model, select: LayerSelector, check: Evaluator, options: list[Quantizer], probes: list[Quantizer],
+    probe_inputs: int, calibration: Calibration | None, report: Progress,
 ) -> list[WeightSensitivity]:
-    """Measure each selected weight at the probes; estimate every option from its weight error."""
+    """Measure each selected weight at the probes; estimate every option from its weight (or output) error."""
     inputs = check.inputs(model).inputs[:probe_inputs]
     backend = check.backend
     reference = _probabilities(backend.predict(model, inputs))
@@ -270,24 +311,28 @@ def _sensitivities(
     for done, weight in enumerate(layers):
         report("measuring sensitivity", done, len(layers))
         values = model.read(weight)
-        quantized = {q.name: q.quantize(values, channel_axis=weight.channel_axis, storage=model.storage)
-                     for q in (*options, *_PROBES)}
+        bound = {q.name: q.for_weight(weight) for q in (*options, *probes)}
+        quantized = {name: q.quantize(values, channel_axis=weight.channel_axis, storage=model.storage)
+                     for name, q in bound.items()}
         if any(model.storage_problem(weight, q) for q in quantized.values()):
             continue  # the format keeps this weight as it is (an updatable layer's): nothing to choose
-        errors = {name: float(np.sum((q.dequantize().astype(np.float64) - values) ** 2)) for name, q in quantized.items()}
-        probes = {}
-        for probe in _PROBES:
-            scores = _probabilities(backend.predict(model.replace({weight.index: quantized[probe.name]}), inputs))
-            probes[probe.name] = (errors[probe.name], _kl(reference, scores))
-        fit = _power_law(*probes.values())
+        stats = calibration.get(weight.name) if calibration is not None else None
+        errors = {name: _error(values, q.dequantize(), stats) for name, q in quantized.items()}
+        measured = {}
+        for probe in probes:
+            new: dict[int, QuantizedWeights | np.ndarray] = {weight.index: quantized[probe.name]}
+            new.update(corrected_biases(model, {weight.index: bound[probe.name]}, new))
+            scores = _probabilities(backend.predict(model.replace(new), inputs))
+            measured[probe.name] = (errors[probe.name], _kl(reference, scores))
+        fit = _power_law(*measured.values())
         names = [o.name for o in options]
         result.append(WeightSensitivity(
             weight=weight.name,
             options=(weight.storage, *names),
             nbytes=(weight.nbytes, *(quantized[n].nbytes for n in names)),
             error=(0.0, *(errors[n] for n in names)),
-            divergence=(0.0, *(probes[n][1] if n in probes else fit(errors[n]) for n in names)),
-            measured=(True, *(n in probes for n in names)),
+            divergence=(0.0, *(measured[n][1] if n in measured else fit(errors[n]) for n in names)),
+            measured=(True, *(n in measured for n in names)),
         ))
     report("measuring sensitivity", len(layers), len(layers))
     return result

@@ -45,6 +45,8 @@ def write_sweep_report(result: SweepResult) -> dict[str, Path]:
     text = markdown(result.baseline, result.selection, skipped=result.skipped)
     if result.mixed is not None:
         text += _mixed_markdown(result.mixed)
+    if result.calibration is not None:
+        text += _calibration_markdown(result)
     written["report"] = atomic_write(out / "report.md", text)
     return written
 
@@ -147,6 +149,23 @@ def _mixed_markdown(plan: MixedPrecisionPlan) -> str:
         index = layer.options.index(name.name) if name else 0
         estimated = "" if layer.measured[index] else " (est.)"
         lines.append(f"| {layer.weight} | {layer.options[index]} | {layer.nbytes[index]:,} | {layer.divergence[index]:.2g}{estimated} |")
+    return "\n".join(lines) + "\n"
+
+
+def _calibration_markdown(result: SweepResult) -> str:
+    """The data-aware section: what was calibrated on, and both data parts' figures."""
+    calibration = result.calibration
+    assert calibration is not None
+    lines = ["", "## Data-aware candidates", "",
+             f"The `_data` candidates were calibrated on {len(calibration.files)} inputs that no candidate is judged "
+             f"on; every figure above comes from the other {len(result.baseline.files)} inputs. "
+             "On the calibration part:", "",
+             "| model | mean class accuracy | top-1 agreement |", "|---|---:|---:|"]
+    for name, evaluation in (("float", result.calibration_baseline), ("chosen", result.calibration_chosen)):
+        if evaluation is not None:
+            agreement = "" if evaluation.top1_agreement is None else f"{100 * evaluation.top1_agreement:.1f}%"
+            lines.append(f"| {name if name == 'float' else evaluation.name} | "
+                         f"{100 * (evaluation.mean_class_accuracy or 0):.1f} | {agreement} |")
     return "\n".join(lines) + "\n"
 
 

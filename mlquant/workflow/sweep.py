@@ -23,6 +23,7 @@ import attrs
 
 from .._files import check_output
 from .._progress import Progress, silent
+from ..calibrate import Calibration, calibrate
 from ..errors import SettingsError
 from ..evaluate import (
     Backend,
@@ -35,6 +36,7 @@ from ..evaluate import (
 )
 from ..formats import Model, load
 from ..quantize import (
+    DataAware,
     Float16Quantizer,
     KMeansLUTQuantizer,
     LayerSelector,
@@ -52,7 +54,16 @@ from ..weights import PerBlock, PerGroupedChannel
 from ..weights.storage import spec_version
 from .mixed import MixedPrecisionPlan, search_mixed_precision
 
-__all__ = ["DEFAULT_METHODS", "DEFAULT_WIDTHS", "GridEntry", "SweepResult", "default_grid", "sweep", "sweep_target"]
+__all__ = [
+    "DEFAULT_METHODS",
+    "DEFAULT_WIDTHS",
+    "GridEntry",
+    "SweepResult",
+    "data_aware_entries",
+    "default_grid",
+    "sweep",
+    "sweep_target",
+]
 
 DEFAULT_METHODS = ("linear", "linear_lut", "kmeans_lut")
 DEFAULT_WIDTHS = (16, 8, 7, 6, 5, 4, 3, 2, 1)
@@ -156,6 +167,12 @@ class SweepResult:
     """The float model's file, when it came from one."""
     fast: bool = False
     """Whether hopeless candidates were stopped early."""
+    calibration: Calibration | None = attrs.field(default=None, repr=False)
+    """With ``data_aware``: the statistics the data-aware candidates were made with."""
+    calibration_baseline: Evaluation | None = attrs.field(default=None, repr=False)
+    """With ``data_aware``: the float model on the calibration part (everything else is judged on the rest)."""
+    calibration_chosen: Evaluation | None = attrs.field(default=None, repr=False)
+    """With ``data_aware``: the chosen candidate on the calibration part, to compare with its judged figures."""
 
     def __str__(self) -> str:
         """The table a person wants: every candidate, the tolerance and the choice."""
@@ -183,6 +200,11 @@ def sweep(
     mixed: bool = False,
     make_non_updatable: bool = False,
     target: str | int | None = None,
+    data_aware: bool = False,
+    calibration_data: ImageFolder | str | os.PathLike[str] | None = None,
+    calibration_share: float = 0.5,
+    calibration_inputs: int = 256,
+    seed: int = 0,
     progress: Progress | None = None,
 ) -> SweepResult:
     """Quantize ``model`` over a grid, evaluate every candidate on ``data`` and choose one.
@@ -209,6 +231,16 @@ def sweep(
             iOS17, or the model's own target if later (see :func:`sweep_target`). Candidates
             the model's format cannot store by then are left out, with why, in
             :attr:`SweepResult.skipped`.
+        data_aware: Also try every grid quantizer but float16 as a :class:`~mlquant.DataAware`
+            one (named ``<name>_data``), calibrated on images the candidates are not judged
+            on: ``calibration_data`` if given, else a stratified, seeded ``calibration_share``
+            of ``data``, the rest of which is then the judged part. With ``mixed``, the search
+            chooses among data-aware options too.
+        calibration_data: Images to calibrate on, instead of a part of ``data`` (pass ``data``
+            itself to calibrate on the judged images, knowingly).
+        calibration_share: The share of each class of ``data`` set aside for calibration.
+        calibration_inputs: At most this many of the calibration images are run (stratified).
+        seed: Seeds the split and the calibration sample.
         progress: Called with ``(label, done, total)`` as work proceeds.
 
     Returns:
@@ -238,6 +270,16 @@ def sweep(
         check_output(out, folder=True, data=[data.root], inputs=[model.path] if model.path else [],
                      what="the output folder")
     report = progress or silent
+    calibration = part = None
+    if data_aware:
+        if calibration_data is not None:
+            part = calibration_data if isinstance(calibration_data, ImageFolder) else ImageFolder(calibration_data)
+        else:
+            part, data = data.split(calibration_share, seed=seed)
+        calibration = calibrate(model, part, inputs=calibration_inputs, seed=seed, progress=report,
+                                preprocessing=preprocessing, batch_size=batch_size,
+                                cache=out / ".cache" if out is not None and cache else None)
+        entries += data_aware_entries(entries, calibration)
     evaluator = Evaluator(data, backend=backend, preprocessing=preprocessing, batch_size=batch_size)
     runner = CachingEvaluator(evaluator, EvaluationCache(out / ".cache" if out is not None and cache else None), report)
 
@@ -252,21 +294,51 @@ def sweep(
         plan = search_mixed_precision(
             model, data, max_mean_drop=selector.max_mean_drop, max_class_drop=selector.max_class_drop,
             metric=selector.metric, select=select, backend=evaluator.backend, preprocessing=preprocessing,
-            batch_size=batch_size, cache=runner.store, progress=report, max_target=cap,
+            batch_size=batch_size, cache=runner.store, calibration=calibration, progress=report, max_target=cap,
         )
         small = quantize(model, plan)
         if out is not None:
             small.save(out / "models" / f"mixed{small.suffix}")
         evaluation = runner.evaluate(small, "mixed", reference=baseline)
+        models["mixed"] = small
         candidates = (*candidates, _candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
-    result = SweepResult(baseline, candidates, selector.select(baseline, candidates), out, runner.spent, runner.reused,
-                         plan, skipped, model.source, fast)
+    selection = selector.select(baseline, candidates)
+    checks: tuple[Evaluation | None, Evaluation | None] = (None, None)
+    if part is not None:
+        chosen = selection.chosen.name if selection.chosen is not None else None
+        checks = _calibration_checks(runner, part, model, models, chosen)
+    result = SweepResult(baseline, candidates, selection, out, runner.spent, runner.reused,
+                         plan, skipped, model.source, fast, calibration, *checks)
     if out is not None:
         from .report import write_sweep_report
 
         _remove_stale(out / "models", {c.path for c in candidates if c.path is not None})
         write_sweep_report(result)
     return result
+
+
+def data_aware_entries(entries: Sequence[GridEntry], calibration: Calibration) -> list[GridEntry]:
+    """The data-aware twin of every grid quantizer but float16 (plans and data-aware ones are left out)."""
+    twins = []
+    for entry in entries:
+        quantizer = entry.quantizer
+        if isinstance(quantizer, Quantizer) and not isinstance(quantizer, (DataAware, Float16Quantizer)):
+            aware = DataAware(quantizer, calibration)
+            twins.append(GridEntry(aware.name, aware, f"{entry.method}_data", entry.nbits))
+    return twins
+
+
+def _calibration_checks(
+    runner: CachingEvaluator, part: ImageFolder, model: Model, made: dict[str, Model], chosen: str | None
+) -> tuple[Evaluation, Evaluation | None]:
+    """The float model and the chosen candidate on the calibration part."""
+    check = CachingEvaluator(Evaluator(part, backend=runner.evaluator.backend,
+                                       preprocessing=runner.evaluator.preprocessing,
+                                       batch_size=runner.evaluator.batch_size), runner.store, runner.report)
+    base = check.evaluate(model, "float")
+    if chosen is None or chosen not in made:
+        return base, None
+    return base, check.evaluate(made[chosen], chosen, reference=base)
 
 
 def _remove_stale(folder: Path, kept: set[Path]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,12 +21,16 @@ from .._kernels.parallel import map_chunks
 from ._base import LayerContext
 from ._io import InputPlan, OutputPlan, input_plans, output_plans
 from ._plan import mixes_batch, plan
+from .observe import Unfolder, unfolder
 from .registry import KERNELS
 
 if TYPE_CHECKING:
     from ...formats import Model
 
-__all__ = ["Network"]
+__all__ = ["Network", "Observer"]
+
+#: Receives a weight layer's name and its input unfolded to ``(groups, rows, depth)`` (see :meth:`Network.observe`).
+Observer = Callable[[str, np.ndarray], None]
 
 #: Feed bytes per chunk: a batch runs through the whole network a few items at a time, so each
 #: layer's output is still in cache when the next layer reads it.
@@ -65,6 +69,9 @@ class Network:
         self._outputs: tuple[OutputPlan, ...] = output_plans(spec.description, network, kind, produced)
         self._steps = plan(contexts, [p.name for p in self._inputs], [o.blob for o in self._outputs])
         self._chunked = not any(mixes_batch(ctx) for ctx in contexts)
+        running = {step.name for step in self._steps}
+        found = (unfolder(ctx) for ctx in contexts if ctx.name in running)
+        self._unfolders = {u.layer: u for u in found if u is not None}
 
     def __repr__(self) -> str:
         precision = "float16" if self._float16 else "float32"
@@ -99,13 +106,35 @@ class Network:
         Raises:
             DataError: Feeds missing, unknown, of the wrong shape, or of different batch sizes.
         """
+        return self._run(feeds, None)
+
+    @property
+    def observed(self) -> dict[str, Unfolder]:
+        """The weight layers :meth:`observe` reports, by name, with their groups and depth."""
+        return dict(self._unfolders)
+
+    def observe(self, feeds: Mapping[str, np.ndarray], observer: Observer) -> dict[str, np.ndarray]:
+        """Run the network like :meth:`run`, handing each weight layer's input to ``observer`` first.
+
+        For every layer in :attr:`observed` (convolutions and inner products), ``observer`` gets
+        the layer's name and its input unfolded into the rows its weight matrix meets, float32
+        ``(groups, rows, depth)`` in the weight's column order (see :mod:`.observe`). It may be
+        called from several threads at once (one per chunk of the batch), and must not keep
+        the array.
+
+        Returns:
+            What :meth:`run` returns.
+        """
+        return self._run(feeds, observer)
+
+    def _run(self, feeds: Mapping[str, np.ndarray], observer: Observer | None) -> dict[str, np.ndarray]:
         checked = self._check(feeds)
         batch = next(iter(checked.values())).shape[0] if checked else 1
         size = batch if not self._chunked else max(1, min(batch, self._chunk_items(checked)))
         chunks = [
             {name: x[start : start + size] for name, x in checked.items()} for start in range(0, batch, size)
         ]
-        parts = map_chunks(self._execute, chunks)
+        parts = map_chunks(functools.partial(self._execute, observer=observer), chunks)
         if len(parts) == 1:
             return parts[0]
         return {name: np.concatenate([part[name] for part in parts]) for name in self.output_names}
@@ -115,11 +144,13 @@ class Network:
         per_item = sum(x[0].nbytes for x in checked.values())
         return _CHUNK_BYTES // max(1, per_item)
 
-    def _execute(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run every step on one chunk of checked feeds."""
+    def _execute(self, feeds: Mapping[str, np.ndarray], observer: Observer | None = None) -> dict[str, np.ndarray]:
+        """Run every step on one chunk of checked feeds (showing weight layers' inputs to ``observer``)."""
         env = {plan.name: plan.prepare(feeds[plan.name], self._float16) for plan in self._inputs}
         for step in self._steps:
             args = [env[name] for name in step.inputs]
+            if observer is not None and step.name in self._unfolders:
+                observer(step.name, self._unfolders[step.name](args[0]))
             try:
                 results = step.kernel(args)
             except MlquantError:
