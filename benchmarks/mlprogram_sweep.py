@@ -52,7 +52,7 @@ def main() -> None:
 
         rows = {}
         for name, path in (("food.mlmodel", nn), ("food.mlpackage float32", p32), ("food.mlpackage float16", p16)):
-            seconds, payload = mlquant("evaluate", path, "--data", data, "--no-cache", "--quiet", "--json")
+            seconds, payload = mlquant("evaluate", path, "--data", data, "--quiet", "--json")
             rows[name] = (seconds, payload[0] if isinstance(payload, list) else payload)
         print(f"convert food.mlmodel -> food.mlpackage: {convert_seconds:.1f} s\n")
         print(f"{'float model':<26}{'seconds':>8}{'mean':>8}  per class (correct of 100)")
