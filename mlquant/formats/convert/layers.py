@@ -50,11 +50,14 @@ def _conv_padding(layer: Layer, p: Any) -> dict[str, Any]:
     if kind == "same":
         heavy = p.same.asymmetryMode  # 0 BOTTOM_RIGHT_HEAVY, 1 TOP_LEFT_HEAVY
         return {"pad_type": "same_lower" if heavy == 1 else "same"}
-    amounts = p.valid.paddingAmounts.borderAmounts if kind == "valid" else []
-    if not amounts:
-        return {"pad_type": "valid"}
-    (top, bottom), (left, right) = ((int(b.startEdgeSize), int(b.endEdgeSize)) for b in amounts)
-    return {"pad_type": "custom", "pad": [top, bottom, left, right]}
+    pad = _borders(p.valid.paddingAmounts) if kind == "valid" else None
+    return {"pad_type": "custom", "pad": pad} if pad else {"pad_type": "valid"}
+
+
+def _borders(amounts: Any) -> list[int] | None:
+    """A ``BorderAmounts`` message as MIL's ``[top, bottom, left, right]``; None when it is empty."""
+    edges = [(int(b.startEdgeSize), int(b.endEdgeSize)) for b in amounts.borderAmounts]
+    return [edges[0][0], edges[0][1], edges[1][0], edges[1][1]] if edges else None
 
 
 def inner_product(layer: Layer) -> list[Any]:
@@ -120,12 +123,8 @@ def pooling(layer: Layer) -> list[Any]:
         top, left = [int(n) for n in p.includeLastPixel.paddingAmounts] or [0, 0]
         kwargs.update(pad_type="custom", pad=[top, top, left, left], ceil_mode=True)
     else:
-        amounts = p.valid.paddingAmounts.borderAmounts if padding == "valid" else []
-        if amounts:
-            (top, bottom), (left, right) = ((int(b.startEdgeSize), int(b.endEdgeSize)) for b in amounts)
-            kwargs.update(pad_type="custom", pad=[top, bottom, left, right])
-        else:
-            kwargs["pad_type"] = "valid"
+        pad = _borders(p.valid.paddingAmounts) if padding == "valid" else None
+        kwargs.update({"pad_type": "custom", "pad": pad} if pad else {"pad_type": "valid"})
     if kind == "max":
         return [mb.max_pool(**kwargs)]
     return [mb.avg_pool(exclude_padding_from_average=bool(p.avgPoolExcludePadding), **kwargs)]
@@ -228,8 +227,7 @@ def padding(layer: Layer) -> list[Any]:
     """``padding``: constant, reflection or replication padding of height and width."""
     p = layer.params
     kind = p.WhichOneof("PaddingType")
-    amounts = p.paddingAmounts.borderAmounts
-    (top, bottom), (left, right) = ((int(b.startEdgeSize), int(b.endEdgeSize)) for b in amounts) if amounts else ((0, 0), (0, 0))
+    top, bottom, left, right = _borders(p.paddingAmounts) or [0, 0, 0, 0]
     mode = {"constant": "constant", "reflection": "reflect", "replication": "replicate"}[kind]
     value = float(p.constant.value) if kind == "constant" else 0.0
     return [_mb().pad(x=layer.inputs[0], pad=[top, bottom, left, right], mode=mode, constant_val=value, name=layer.name)]

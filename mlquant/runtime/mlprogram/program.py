@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ...errors import DataError, InternalError, InvalidModelError, MlquantError, SettingsError
+from .._feeds import check_feeds
 from .._kernels.parallel import map_chunks, workers
 from ._build import Built, Step, build, caster, compute_dtype, declared_shape, releases, tensor_dtype
 
@@ -200,21 +201,7 @@ class MILProgram:
         return np.repeat(value, items, axis=0) if value.ndim and value.shape[0] == 1 else value
 
     def _check(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if not isinstance(feeds, Mapping):
-            msg = f"feeds must map input names to arrays (got {type(feeds).__name__})"
-            raise DataError(msg)
-        names = self.input_names
-        missing = [n for n in names if n not in feeds]
-        unknown = [n for n in feeds if n not in names]
-        if missing or unknown:
-            msg = f"feeds must be exactly the inputs {list(names)} (missing {missing}, unknown {unknown})"
-            raise DataError(msg)
-        checked = {name: self._check_one(name, feeds[name]) for name in names}
-        batches = {name: x.shape[0] for name, x in checked.items()}
-        if len(set(batches.values())) > 1:
-            msg = f"all feeds need the same batch size (got {batches})"
-            raise DataError(msg)
-        return checked
+        return check_feeds(feeds, self.input_names, self._check_one)
 
     def _check_one(self, name: str, feed: Any) -> np.ndarray:
         dtype, shape = self._inputs[name]

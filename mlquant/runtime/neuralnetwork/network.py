@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import (
-    DataError,
     InternalError,
     InvalidModelError,
     MlquantError,
@@ -17,6 +16,7 @@ from ...errors import (
     UnsupportedModelError,
 )
 from ...formats.neuralnetwork import codec, layout
+from .._feeds import check_feeds
 from .._kernels.parallel import map_chunks
 from ._base import LayerContext
 from ._io import InputPlan, OutputPlan, input_plans, output_plans
@@ -167,21 +167,8 @@ class Network:
         return {plan.name: plan.format(env[plan.blob]) for plan in self._outputs}
 
     def _check(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if not isinstance(feeds, Mapping):
-            msg = f"feeds must map input names to arrays (got {type(feeds).__name__})"
-            raise DataError(msg)
-        names = self.input_names
-        missing = [n for n in names if n not in feeds]
-        unknown = [n for n in feeds if n not in names]
-        if missing or unknown:
-            msg = f"feeds must be exactly the inputs {list(names)} (missing {missing}, unknown {unknown})"
-            raise DataError(msg)
-        checked = {plan.name: plan.check(feeds[plan.name]) for plan in self._inputs}
-        batches = {name: x.shape[0] for name, x in checked.items()}
-        if len(set(batches.values())) > 1:
-            msg = f"all feeds need the same batch size (got {batches})"
-            raise DataError(msg)
-        return checked
+        plans = {plan.name: plan for plan in self._inputs}
+        return check_feeds(feeds, self.input_names, lambda name, feed: plans[name].check(feed))
 
 
 def _network_model(spec: Any) -> Any:
