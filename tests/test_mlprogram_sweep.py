@@ -83,3 +83,18 @@ def test_demo_as_an_ml_program(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "digits.mlpackage" in done.stdout and "chosen:" in done.stdout
     assert any(p.suffix == ".mlpackage" for p in (tmp_path / "demo" / "sweep" / "models").iterdir())
+
+
+def test_quantize_command_takes_a_granularity(digits, tmp_path: Path) -> None:
+    _, program = digits
+    out = tmp_path / "g16.mlpackage"
+    done = subprocess.run([sys.executable, "-m", "mlquant", "quantize", str(program.path), "--method", "kmeans_lut",
+                           "--nbits", "4", "--group-size", "16", "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    small = mlquant.load(out)
+    assert small.deployment_target == "iOS18" and "lut" in {w.storage for w in small.weights}
+    wrong = subprocess.run([sys.executable, "-m", "mlquant", "quantize", str(program.path), "--method", "linear",
+                            "--nbits", "4", "--group-size", "16", "-o", str(tmp_path / "x.mlpackage")],
+                           capture_output=True, text=True)
+    assert wrong.returncode == 2 and "--group-size applies to look-up tables" in wrong.stderr
+    assert not (tmp_path / "x.mlpackage").exists()

@@ -28,9 +28,20 @@ from ..evaluate import (
 from ..evaluate.results import SUMMARY_KEYS, write_csv, write_json
 from ..formats import load
 from ..formats.convert import convert
-from ..quantize import DataAware, LayerSelector, QuantizationPlan, Quantizer, from_name, quantize
+from ..quantize import (
+    DataAware,
+    KMeansLUTQuantizer,
+    LayerSelector,
+    LinearLUTQuantizer,
+    LinearQuantizer,
+    QuantizationPlan,
+    Quantizer,
+    from_name,
+    quantize,
+)
 from ..select import Selection, Selector
 from ..select.text import chosen_line, summary_table, tolerance
+from ..weights import PerBlock, PerGroupedChannel
 from ..workflow.saved import read_sweep
 from ..workflow.sweep import DEFAULT_METHODS, DEFAULT_WIDTHS, GridEntry, SweepResult, default_grid, sweep
 from .progress import ProgressDisplay
@@ -72,10 +83,28 @@ def selector_of(args: argparse.Namespace) -> LayerSelector:
                          min_count=args.min_count, biases=args.biases)
 
 
+def _with_granularity(quantizer: Quantizer, group_size: int | None, block_size: int | None) -> Quantizer:
+    """``quantizer`` with the granularity ``--group-size`` or ``--block-size`` names, if either."""
+    if group_size is not None and block_size is not None:
+        msg = "--group-size and --block-size are for different methods; give one"
+        raise SettingsError(msg)
+    if group_size is not None:
+        if not isinstance(quantizer, LinearLUTQuantizer | KMeansLUTQuantizer):
+            msg = f"--group-size applies to look-up tables (linear_lut, kmeans_lut), not {quantizer.name}"
+            raise SettingsError(msg)
+        return attrs.evolve(quantizer, granularity=PerGroupedChannel(group_size))
+    if block_size is not None:
+        if not isinstance(quantizer, LinearQuantizer):
+            msg = f"--block-size applies to linear quantization, not {quantizer.name}"
+            raise SettingsError(msg)
+        return attrs.evolve(quantizer, granularity=PerBlock(block_size))
+    return quantizer
+
+
 def quantize_command(args: argparse.Namespace) -> int:
     """``mlquant quantize``: one quantized model file."""
     nbits = args.nbits if args.nbits is not None else (16 if args.method == "float16" else 8)
-    quantizer: Quantizer = from_name(args.method, nbits)
+    quantizer: Quantizer = _with_granularity(from_name(args.method, nbits), args.group_size, args.block_size)
     name = quantizer.name if args.calibration_data is None else f"{quantizer.name}_data"
     if args.output:
         check_output(args.output, folder=Path(args.output).suffix == ".mlpackage",

@@ -149,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bits per weight: 1-8, or 16 for float16 (default: 8, and 16 for --method float16)")
     quant.add_argument("-o", "--output", help="output file, or .mlpackage folder for an ML Program "
                        "(default: <model>_<method>_<nbits>.mlmodel or .mlpackage beside the input)")
+    quant.add_argument("--group-size", type=int, metavar="N",
+                       help="one look-up table per group of N output channels (ML Programs from iOS18; "
+                            "table methods only; default: one table per tensor)")
+    quant.add_argument("--block-size", type=int, metavar="N",
+                       help="linear scales per block of N input values (ML Programs from iOS18; linear only; "
+                            "default: per output channel)")
     quant.add_argument("--force", action="store_true", help="allow overwriting the input file")
     quant.add_argument("--json", action="store_true", help="print the result as JSON")
     quant.add_argument("--calibration-data", metavar="DIR",
