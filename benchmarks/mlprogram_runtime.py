@@ -18,7 +18,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -27,27 +26,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _timing import best_rates  # noqa: E402
+
 from mlquant.runtime import MILProgram  # noqa: E402
 from tests import _mil, _networks, _twin  # noqa: E402
 from tests._runtime_onnx import session  # noqa: E402
 
 NETWORKS = {"ResNet-18": _networks.resnet18, "MobileNetV2": _networks.mobilenet_v2}
 SHAPE = (1, 3, 224, 224)
-
-
-def best_rates(engines: dict, batch: int, seconds: float) -> dict[str, float]:
-    """Images per second of each engine: its best call, calls alternating until ``seconds`` pass."""
-    best = dict.fromkeys(engines, float("inf"))
-    for run in engines.values():
-        run()  # warm up
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        for name, run in engines.items():
-            time.sleep(0.05)  # let the other engine's worker threads stop spinning
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return {name: batch / t for name, t in best.items()}
 
 
 def measure(name: str, net, seed: int, args: argparse.Namespace, folder: Path) -> None:

@@ -26,6 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _timing import best_rates  # noqa: E402
+
 import mlquant  # noqa: E402
 from mlquant.runtime import Network  # noqa: E402
 from tests._runtime_onnx import food_to_onnx, session  # noqa: E402
@@ -47,17 +49,8 @@ def compare(batch: int, reference: Network, onnx: object, seconds: float) -> tup
         "reference": lambda: reference.run({"data": x}),
         "onnxruntime": lambda: onnx.run(None, {"data": x}),
     }
-    best = dict.fromkeys(engines, float("inf"))
-    for run in engines.values():
-        run()  # warm up
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        for name, run in engines.items():
-            time.sleep(0.05)  # let the other engine's worker threads stop spinning
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return batch / best["reference"], batch / best["onnxruntime"]
+    rates = best_rates(engines, batch, seconds)
+    return rates["reference"], rates["onnxruntime"]
 
 
 def one_pass(run: Callable[[np.ndarray], object]) -> float:

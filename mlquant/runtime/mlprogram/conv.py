@@ -27,18 +27,25 @@ def _weights(ctx: OpContext) -> np.ndarray:
     return np.asarray(ctx.const("weight"), dtype=np.float32)
 
 
-def build_conv(ctx: OpContext) -> Kernel:
-    """Build a ``conv`` kernel."""
+def _common(ctx: OpContext) -> tuple[np.ndarray, int, int, tuple[int, int], tuple[int, int], np.ndarray | None]:
+    """What ``conv`` and ``conv_transpose`` read alike: weights (1-D made 2-D), spatial rank, groups,
+    strides, dilations and bias."""
     weight = _weights(ctx)
     spatial = spatial_rank(ctx, weight.ndim - 2)
     if spatial == 1:
         weight = weight[:, :, np.newaxis, :]
-    cout, kc, kh, kw = weight.shape
     groups = int(ctx.scalar("groups", 1))
     stride = as_2d(ctx.ints("strides", (1,) * spatial), spatial, 1)
     dilation = as_2d(ctx.ints("dilations", (1,) * spatial), spatial, 1)
     bias = ctx.const("bias", None)
     bias = None if bias is None else np.asarray(bias, dtype=np.float32).reshape(-1)
+    return weight, spatial, groups, stride, dilation, bias
+
+
+def build_conv(ctx: OpContext) -> Kernel:
+    """Build a ``conv`` kernel."""
+    weight, spatial, groups, stride, dilation, bias = _common(ctx)
+    cout, kc, kh, kw = weight.shape
     if groups < 1 or cout % groups or min(*stride, *dilation) < 1:
         raise ctx.invalid(f"{cout} output channels, {groups} groups, strides {stride}, dilations {dilation}")
     padding = Padding(ctx, spatial)
@@ -68,18 +75,10 @@ def build_conv(ctx: OpContext) -> Kernel:
 
 def build_conv_transpose(ctx: OpContext) -> Kernel:
     """Build a ``conv_transpose`` kernel (weights ``(C_in, C_out / groups, *K)``)."""
-    weight = _weights(ctx)
-    spatial = spatial_rank(ctx, weight.ndim - 2)
-    if spatial == 1:
-        weight = weight[:, :, np.newaxis, :]
+    weight, spatial, groups, stride, dilation, bias = _common(ctx)
     cin, cog, kh, kw = weight.shape
-    groups = int(ctx.scalar("groups", 1))
-    stride = as_2d(ctx.ints("strides", (1,) * spatial), spatial, 1)
-    dilation = as_2d(ctx.ints("dilations", (1,) * spatial), spatial, 1)
     if groups < 1 or cin % groups:
         raise ctx.invalid(f"{cin} input channels do not split into {groups} groups")
-    bias = ctx.const("bias", None)
-    bias = None if bias is None else np.asarray(bias, dtype=np.float32).reshape(-1)
     padding = Padding(ctx, spatial)
     target = ctx.ints("output_shape", None)
     if target is not None:
