@@ -1,0 +1,15 @@
+"""MIL operations as ONNX operators (not written yet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ....errors import UnsupportedModelError
+
+__all__ = ["translate"]
+
+
+def translate(model: Any, *, precision: str = "model") -> Any:
+    """Translate an ML Program into a :class:`~mlquant.runtime.onnx.Translated` graph."""
+    msg = "the onnxruntime backend cannot translate ML Programs yet"
+    raise UnsupportedModelError(msg)
