@@ -3,6 +3,11 @@
 Each helper builds a spec with coremltools' ``NeuralNetworkBuilder`` (imported lazily), wraps
 it in :class:`mlquant.Model` and runs it through :class:`mlquant.runtime.Network`, so a test
 reads as "this layer, these inputs, this expected output".
+
+:data:`ENGINE` says which engine runs them: the reference runtime, or its translation to ONNX
+run by onnxruntime (:class:`mlquant.runtime.onnx.OnnxProgram`). ``tests/conftest.py`` runs
+every ``test_runtime_*`` test with both, so each layer test checks both engines against the
+same oracle.
 """
 
 from __future__ import annotations
@@ -29,9 +34,24 @@ def builder(
     return NeuralNetworkBuilder(features, [(name, None) for name in outputs], mode=mode)
 
 
-def network(spec: Any, *, float16: bool = False) -> Network:
-    """A :class:`Network` for a spec."""
-    return Network(mlquant.Model(spec), float16=float16)
+#: The engine :func:`network`, :func:`run` and :func:`one_layer` use: ``"reference"`` or ``"onnx"``.
+ENGINE = "reference"
+
+
+def network(spec: Any, *, float16: bool = False) -> Any:
+    """The current engine's executor for a spec (a :class:`Network` or an ``OnnxProgram``)."""
+    return executor(mlquant.Model(spec), float16=float16)
+
+
+def executor(model: mlquant.Model, *, float16: bool = False) -> Any:
+    """The current engine's executor for a model."""
+    if ENGINE == "onnx":
+        if float16:
+            raise ValueError("the ONNX translation has no float16 mode: mark the test reference_only")
+        from mlquant.runtime.onnx import OnnxProgram
+
+        return OnnxProgram(model)
+    return Network(model, float16=float16)
 
 
 def run(spec: Any, feeds: Mapping[str, np.ndarray], *, float16: bool = False) -> dict[str, np.ndarray]:

@@ -15,6 +15,30 @@ import pytest
 FOOD_DIR = Path(os.environ.get("MLQUANT_FOOD_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "food")
 
 
+#: The engines every ``test_runtime_*`` test runs with (see ``tests/_runtime_models.py``).
+ENGINES = ("reference", "onnx")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each ``test_runtime_*`` test once per engine, unless it is marked ``reference_only``."""
+    if not metafunc.module.__name__.rpartition(".")[2].startswith("test_runtime_"):
+        return
+    if metafunc.definition.get_closest_marker("reference_only") is None:
+        metafunc.parametrize("runtime_engine", ENGINES, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def runtime_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The engine ``tests/_runtime_models.py`` runs models with in this test (the reference runtime unless
+    the test is parametrized over :data:`ENGINES`)."""
+    engine = getattr(request, "param", "reference")
+    if engine != "reference":
+        from . import _runtime_models
+
+        monkeypatch.setattr(_runtime_models, "ENGINE", engine)
+    return engine
+
+
 @pytest.fixture(scope="session")
 def food_dir() -> Path:
     """The food model's folder; tests that need it skip when it is absent."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from . import _runtime_models as rm
@@ -177,7 +177,7 @@ class TestConvolution:
 class TestConvolutionGeometry:
     """Any kernel, stride, dilation and padding that fit give ONNX Conv's result (property test)."""
 
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.differing_executors])
     @given(
         size=st.tuples(st.integers(3, 12), st.integers(3, 12)),
         kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
@@ -317,7 +317,7 @@ class TestDeconvolution:
 class TestDeconvolutionGeometry:
     """Any kernel, stride and padding amounts give ONNX ConvTranspose's result (property test)."""
 
-    @settings(max_examples=30, deadline=None)
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.differing_executors])
     @given(
         size=st.tuples(st.integers(1, 6), st.integers(1, 6)),
         kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),

@@ -1,4 +1,5 @@
-"""The whole food model in the reference runtime, against the same model translated to onnxruntime."""
+"""The whole food model in the reference runtime and in its ONNX translation, against a separate
+hand-written translation to onnxruntime."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from mlquant.runtime import Network
 
+from . import _runtime_models as rm
 from ._runtime_onnx import food_to_onnx, session
 
 IMAGES_PER_CLASS = 3
@@ -34,10 +36,16 @@ def food_onnx(food_model):
     return session(food_to_onnx(food_model.spec))
 
 
-@pytest.fixture(scope="module")
-def food_network(food_model) -> Network:
-    """The food model in the reference runtime."""
-    return Network(food_model)
+@pytest.fixture
+def food_network(food_model, runtime_engine):
+    """The food model in the engine under test (built once per engine)."""
+    if runtime_engine not in _EXECUTORS:
+        _EXECUTORS[runtime_engine] = rm.executor(food_model)
+    return _EXECUTORS[runtime_engine]
+
+
+#: The food model's executor per engine, built once per session.
+_EXECUTORS: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +96,7 @@ class TestFoodModel:
         np.testing.assert_array_equal(together, alone)
         np.testing.assert_array_equal(together, food_network.run({"data": x[:4]})["prob"])
 
+    @pytest.mark.reference_only("float16 mode is the reference runtime's alone")
     def test_float16_mode(self, food_model, food_network, real_images):
         """Half-precision activations stay close to float32 and mostly keep the top-1 class."""
         x, _ = real_images

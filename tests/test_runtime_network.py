@@ -11,7 +11,6 @@ import pytest
 
 import mlquant
 from mlquant import weights
-from mlquant.runtime import Network
 
 from . import _runtime_models as rm
 
@@ -265,13 +264,14 @@ class TestWeights:
         float_model = model.replace({0: stored.dequantize()})
         x = rm.normal(RNG, 2, 4, 7, 7)
         np.testing.assert_array_equal(
-            Network(quantized).run({"x": x})["out"], Network(float_model).run({"x": x})["out"]
+            rm.executor(quantized).run({"x": x})["out"], rm.executor(float_model).run({"x": x})["out"]
         )
 
 
 class TestModes:
     """float16 mode rounds every layer's output; every run is deterministic."""
 
+    @pytest.mark.reference_only("float16 mode is the reference runtime's alone")
     def test_float16_rounds_inputs_and_outputs(self):
         """Inputs and each layer's output are rounded to half precision."""
         b = rm.builder({"x": (3, 4, 5)})
@@ -330,6 +330,7 @@ class TestMemorySafety:
         np.testing.assert_array_equal(got["out"], 2 * x)
         np.testing.assert_array_equal(got["r"], np.maximum(-x, 0).reshape(2, 60, 1, 1))
 
+    @pytest.mark.reference_only("numpy's BLAS threads are the reference runtime's")
     def test_blas_threads_restored(self):
         """After run, numpy's BLAS has the thread count it had before."""
         from threadpoolctl import threadpool_info
@@ -339,6 +340,7 @@ class TestMemorySafety:
         assert [pool["num_threads"] for pool in threadpool_info()] == before
 
 
+@pytest.mark.reference_only("imports, runs no model")
 class TestImport:
     """Importing the runtime stays cheap."""
 

@@ -28,7 +28,10 @@ from ._runtime_onnx import run_node
 
 LAYOUTS = ("contiguous", "channels_last", "strided", "offset", "readonly")
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
-PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Each test runs once per engine (``tests/conftest.py``), each time on a new instance of its class.
+PROPERTY = settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors]
+)
 
 
 def _view(x: np.ndarray, layout: str) -> np.ndarray:

@@ -75,6 +75,7 @@ class OnnxProgram:
             raise SettingsError(msg)
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = int(threads)
         self.onnx_model = self.translated.graph.model()
@@ -121,7 +122,8 @@ class OnnxProgram:
         try:
             x = np.ascontiguousarray(np.asarray(feed, dtype=spec.dtype))
         except (TypeError, ValueError) as error:
-            msg = f"input '{name}': expected a {spec.dtype} array (got {type(feed).__name__}: {error})"
+            kind = "float" if spec.dtype.kind == "f" else str(spec.dtype)
+            msg = f"input '{name}': expected a {kind} array (got {type(feed).__name__}: {error})"
             raise DataError(msg) from None
         item = spec.item_shape
         fits = x.ndim == len(item) + 1 and all(n is None or n == got for n, got in zip(item, x.shape[1:], strict=True))

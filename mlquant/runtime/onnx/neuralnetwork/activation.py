@@ -2,7 +2,8 @@
 
 Each one is the reference runtime's formula: an ONNX operator where its definition is the same
 to the last value (``Relu``, ``LeakyRelu``, ``PRelu``, ``Tanh``...), composed from primitives
-where it differs (``thresholdedReLU`` keeps ``x == alpha``, ONNX's ``ThresholdedRelu`` does not).
+where it differs (``thresholdedReLU`` keeps ``x == alpha``, ONNX's ``ThresholdedRelu`` does not;
+onnxruntime's ``Sigmoid`` is an approximation that loses the tails).
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ def _scaled_tanh(g: Graph, ctx: LayerContext, p: Any, x: str) -> str:
 
 
 def _sigmoid(g: Graph, ctx: LayerContext, p: Any, x: str) -> str:
-    return g.one("Sigmoid", [x])
+    """``where(x >= 0, 1, t) / (1 + t)`` with ``t = exp(-|x|)``: exact in the tails, where
+    onnxruntime's ``Sigmoid`` flushes tiny values to 0."""
+    tail = g.one("Exp", [g.one("Neg", [g.one("Abs", [x])])])
+    top = g.one("Where", [g.one("GreaterOrEqual", [x, floats(g, 0.0)]), floats(g, 1.0), tail])
+    return g.one("Div", [top, g.one("Add", [tail, floats(g, 1.0)])])
 
 
 def _sigmoid_hard(g: Graph, ctx: LayerContext, p: Any, x: str) -> str:

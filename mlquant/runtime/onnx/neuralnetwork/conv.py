@@ -57,7 +57,7 @@ def translate_convolution(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -
         win = window(kind, padding, (int(h), int(w)), effective, (sh, sw), where)  # type: ignore[arg-type]
         attributes["pads"] = [win.top, win.left, win.bottom, win.right]
         size: Shape = (cout, win.out_h, win.out_w)
-    elif kind == "same":
+    elif kind == "same" and padding is not None:
         attributes["auto_pad"] = "SAME_LOWER" if int(padding.asymmetryMode) == 1 else "SAME_UPPER"
         size = (cout, None, None)
     else:

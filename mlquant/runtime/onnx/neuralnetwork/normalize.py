@@ -14,7 +14,7 @@ import numpy as np
 from ....errors import DataError
 from ...neuralnetwork._base import LayerContext
 from .._graph import Graph
-from ._base import Blob, Shape, as_rank4, floats, ints
+from ._base import Blob, Shape, as_rank4, floats, ints, unsupported
 
 
 def translate_batchnorm(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:
@@ -39,10 +39,10 @@ def translate_batchnorm(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> 
         variance = g.one("ReduceMean", [g.one("Mul", [centred, centred]), axes_name], keepdims=1)
         factor = g.one("Div", [floats(g, gamma), g.one("Sqrt", [g.one("Add", [variance, floats(g, epsilon)])])])
         return [Blob(g.one("Add", [g.one("Mul", [centred, factor]), floats(g, beta)]), x.shape)]
-    mean = ctx.weight("mean", p.mean, (channels,)).reshape(-1, 1, 1)
-    variance = ctx.weight("variance", p.variance, (channels,)).reshape(-1, 1, 1)
-    scale = (gamma / np.sqrt(variance + epsilon)).astype(np.float32)
-    shift = (beta - mean * scale).astype(np.float32)
+    stored_mean = ctx.weight("mean", p.mean, (channels,)).reshape(-1, 1, 1)
+    stored_variance = ctx.weight("variance", p.variance, (channels,)).reshape(-1, 1, 1)
+    scale = (gamma / np.sqrt(stored_variance + epsilon)).astype(np.float32)
+    shift = (beta - stored_mean * scale).astype(np.float32)
     return [Blob(g.one("Add", [g.one("Mul", [x.name, floats(g, scale)]), floats(g, shift)]), x.shape)]
 
 
@@ -71,19 +71,36 @@ def translate_l2normalize(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -
 
 
 def translate_lrn(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:
-    """Translate an ``lrn`` layer: ONNX's ``LRN``, whose window is the reference runtime's."""
+    """Translate an ``lrn`` layer: ONNX's ``LRN`` (whose window is the reference runtime's) for odd sizes."""
     ctx.expect_inputs(1)
     p = ctx.params
     size = int(p.localSize)
     if size < 1:
         raise ctx.invalid(f"localSize must be positive (got {size})")
     (x,) = inputs
-    attributes = {"alpha": float(p.alpha), "beta": float(p.beta), "bias": float(p.k or 1.0), "size": size}
+    alpha, beta, k = np.float32(p.alpha), np.float32(p.beta), np.float32(p.k or 1.0)
+    if size % 2:
 
-    def lrn(value: str) -> tuple[str, Shape]:
-        return g.one("LRN", [value], **attributes), x.chw
+        def lrn(value: str) -> tuple[str, Shape]:
+            y = g.one("LRN", [value], alpha=float(alpha), beta=float(beta), bias=float(k), size=size)
+            return y, x.chw
 
-    return [as_rank4(g, x, lrn)]
+        return [as_rank4(g, x, lrn)]
+    channels = x.chw[0]
+    if channels is None:
+        raise unsupported(ctx, "an even-sized window over an unknown number of channels")
+    before, after = (size - 1) // 2, size // 2
+    rows = np.arange(channels)
+    band = (rows[None, :] >= rows[:, None] - before) & (rows[None, :] <= rows[:, None] + after)
+    weights = floats(g, band.astype(np.float32).reshape(channels, channels, 1, 1))
+
+    def lrn_even(value: str) -> tuple[str, Shape]:
+        """onnxruntime's LRN takes odd sizes only: the window sums as a 1x1 convolution with a band of ones."""
+        window = g.one("Conv", [g.one("Mul", [value, value]), weights], kernel_shape=[1, 1])
+        base = g.one("Add", [g.one("Mul", [window, floats(g, alpha / size)]), floats(g, k)])
+        return g.one("Div", [value, g.one("Pow", [base, floats(g, beta)])]), x.chw
+
+    return [as_rank4(g, x, lrn_even)]
 
 
 def translate_softmax(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:

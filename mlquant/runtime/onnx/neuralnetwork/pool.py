@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ...neuralnetwork._base import LayerContext, pair
-from ...neuralnetwork._geometry import window
 from ..._kernels.geometry import Window
 from ..._kernels.pool import window_counts
+from ...neuralnetwork._base import LayerContext, pair
+from ...neuralnetwork._geometry import window
 from .._graph import Graph
 from ._base import Blob, Shape, as_rank4, floats, ints, known, unsupported
 

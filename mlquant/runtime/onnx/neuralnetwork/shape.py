@@ -18,7 +18,8 @@ _CHANNEL_FIRST, _CHANNEL_LAST = 0, 1
 
 
 def _sum(sizes: Sequence[int | None]) -> int | None:
-    return None if any(n is None for n in sizes) else sum(int(n) for n in sizes)  # type: ignore[arg-type]
+    known_sizes = [n for n in sizes if n is not None]
+    return sum(known_sizes) if len(known_sizes) == len(sizes) else None
 
 
 def translate_concat(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:
