@@ -21,6 +21,7 @@ from ..evaluate import (
     Evaluation,
     Evaluator,
     ImageFolder,
+    OnnxRuntimeBackend,
     Preprocessing,
     ReferenceBackend,
     default_backend,
@@ -139,11 +140,21 @@ def convert_command(args: argparse.Namespace) -> int:
 
 
 def _backend(args: argparse.Namespace) -> Backend:
+    if args.providers and args.backend != "onnxruntime":
+        msg = (f"--providers chooses onnxruntime's execution providers; give it with --backend onnxruntime "
+               f"(got --backend {args.backend})")
+        raise SettingsError(msg)
     if args.backend == "coreml":
         return CoreMLBackend(args.compute_units)
     if args.float16 and args.float32:
         msg = "--float16 and --float32 contradict each other; give one"
         raise SettingsError(msg)
+    if args.backend == "onnxruntime":
+        if args.float16:
+            msg = "--float16 rounds activations in the reference runtime only; use --backend reference"
+            raise SettingsError(msg)
+        providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
+        return OnnxRuntimeBackend(providers=providers, precision="float32" if args.float32 else "model")
     if args.backend == "reference" or args.float16 or args.float32:
         return ReferenceBackend(precision="float16" if args.float16 else "float32" if args.float32 else "model")
     return default_backend()

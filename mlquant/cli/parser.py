@@ -94,14 +94,18 @@ def _selection_options(parser: argparse.ArgumentParser) -> None:
 
 def _evaluation_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("how models are run")
-    group.add_argument("--backend", choices=["auto", "reference", "coreml"], default="auto",
-                       help="auto: Core ML on macOS, the reference runtime elsewhere")
+    group.add_argument("--backend", choices=["auto", "reference", "coreml", "onnxruntime"], default="auto",
+                       help="auto: Core ML on macOS, the reference runtime elsewhere; onnxruntime: the model "
+                            "translated to ONNX, the reference runtime's results faster (needs mlquant[onnxruntime])")
     group.add_argument("--compute-units", default="ALL", choices=CoreMLBackend.COMPUTE_UNITS,
                        help="Core ML compute units (with --backend coreml)")
+    group.add_argument("--providers", metavar="LIST",
+                       help="comma-separated onnxruntime execution providers, in order of preference "
+                            "(with --backend onnxruntime; default: CPUExecutionProvider)")
     group.add_argument("--float16", action="store_true", help="reference runtime rounding activations to float16")
     group.add_argument("--float32", action="store_true",
-                       help="reference runtime computing an ML Program entirely in float32 (default: in the "
-                            "program's own precision, fp16 where it says fp16)")
+                       help="reference runtime (or onnxruntime) computing an ML Program entirely in float32 "
+                            "(default: in the program's own precision, fp16 where it says fp16)")
     group.add_argument("--crop", choices=CROP_MODES, default="centerCrop", help="Vision's crop-and-scale option")
     group.add_argument("--resample", choices=RESAMPLING, default="bilinear", help="resampling filter")
     group.add_argument("--batch-size", type=int, default=32, help="inputs per batch (default: 32)")
