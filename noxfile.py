@@ -51,7 +51,8 @@ def benchmarks(session: nox.Session) -> None:
     session.install(".[test]")
     for script in ("quantize_grid.py", "runtime.py", "sweep.py", "mixed_precision.py"):
         session.run("python", f"benchmarks/{script}", *session.posargs)
-    for script in ("mlprogram_package.py", "mlprogram_quantize.py", "mlprogram_runtime.py", "mlprogram_sweep.py"):
+    for script in ("mlprogram_package.py", "mlprogram_quantize.py", "mlprogram_runtime.py", "mlprogram_sweep.py",
+                   "backends.py"):
         session.run("python", f"benchmarks/{script}")
 
 

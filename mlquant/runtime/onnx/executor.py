@@ -76,6 +76,9 @@ class OnnxProgram:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads sleep instead of spinning: on a machine shared with other work (or
+        # with the evaluator's own decoding threads) spinning takes the cores the work needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = int(threads)
         self.onnx_model = self.translated.graph.model()
