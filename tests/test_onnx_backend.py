@@ -195,3 +195,53 @@ class TestFood:
         assert len(fast.files) == len(base.files) == 700
         assert fast.per_class == base.per_class
         assert np.mean(fast.predictions == base.predictions) >= 0.999
+
+
+W = rm.normal(np.random.default_rng(1), 3, 3, 4, 5)  # a 3x3 convolution's weights, builder layout (KH, KW, Cin, Cout)
+SEQUENCE_LAYERS = {
+    "convolution": lambda b: b.add_convolution("l", 4, 5, 3, 3, 2, 1, "same", 1, W, None, False,
+                                               input_name="r", output_name="out"),
+    "deconvolution": lambda b: b.add_convolution("l", 4, 5, 3, 3, 2, 2, "valid", 1, W.transpose(0, 1, 3, 2), None,
+                                                 False, is_deconv=True, input_name="r", output_name="out"),
+    "pooling": lambda b: b.add_pooling("l", 3, 3, 2, 2, "AVERAGE", "INCLUDE_LAST_PIXEL", "r", "out",
+                                       padding_top=1, padding_bottom=1, padding_left=1, padding_right=1),
+    "global pooling": lambda b: b.add_pooling("l", 0, 0, 1, 1, "L2", "VALID", "r", "out", is_global=True),
+    "lrn": lambda b: b.add_lrn("l", "r", "out", alpha=0.3, beta=0.75, local_size=3, k=2.0),
+    "lrn, even window": lambda b: b.add_lrn("l", "r", "out", alpha=0.3, beta=0.75, local_size=2, k=2.0),
+    "upsample": lambda b: b.add_upsample("l", 2, 3, "r", "out", "BILINEAR", "ALIGN_CORNERS_FALSE"),
+    "reorganizeData": lambda b: b.add_reorganize_data("l", "r", "out", "SPACE_TO_DEPTH", 2),
+    "innerProduct": lambda b: b.add_inner_product("l", rm.normal(np.random.default_rng(2), 3, 192), None, 192, 3,
+                                                  False, "r", "out"),
+    "flatten": lambda b: b.add_flatten("l", 1, "r", "out"),
+    "reshape": lambda b: b.add_reshape("l", "r", "out", (8, 4, 6), 1),
+    "batchnorm": lambda b: b.add_batchnorm("l", 4, np.ones(4), np.zeros(4), None, None, "r", "out",
+                                           compute_mean_var=True, instance_normalization=True),
+    "softmax": lambda b: b.add_softmax("l", "r", "out"),
+    "reduce": lambda b: b.add_reduce("l", "r", "out", "HW", "L2"),
+    "split": lambda b: b.add_split("l", "r", ["out", "other"]),
+    "concat": lambda b: b.add_elementwise("l", ["r", "r"], "out", "CONCAT"),
+    "add with a length-1 sequence": lambda b: b.add_elementwise("l", ["r", "x"], "out", "ADD"),
+    "padding": lambda b: b.add_padding("l", 1, 0, 2, 1, 0.0, "r", "out", "reflection"),
+    "crop": lambda b: b.add_crop("l", 1, 0, 0, 1, [], ["r"], "out"),
+    "mvn": lambda b: b.add_mvn("l", "r", "out", True, True, 1e-3),
+    "permute back to length 1": lambda b: b.add_permute("l", (1, 0, 2, 3), "r", "out"),
+}
+
+
+class TestSequences:
+    """Layers after a sequence longer than 1 (rank-5 tensors in the graph) give the reference runtime's results."""
+
+    @pytest.mark.parametrize("layer", list(SEQUENCE_LAYERS))
+    def test_after_sequence_repeat(self, layer):
+        """The layer reads a sequence of 2 (the input repeated) and matches the reference runtime."""
+        b = rm.builder({"x": (4, 6, 8)})
+        b.add_sequence_repeat("rep", 2, "x", "r")
+        SEQUENCE_LAYERS[layer](b)
+        model = mlquant.Model(b.spec)
+        x = rm.normal(RNG, 3, 4, 6, 8)
+        expected = mlquant.runtime.Network(model).run({"x": x})
+        got = OnnxProgram(model).run({"x": x})
+        assert got.keys() == expected.keys()
+        for name in expected:
+            assert got[name].shape == expected[name].shape
+            np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-5)
