@@ -101,7 +101,10 @@ def _windows(
 
 
 def _global(g: Graph, x: Blob, kind: int) -> Blob:
-    """One value per channel over the whole height and width."""
+    """One value per channel over the whole height and width (ONNX's global pooling on rank 4,
+    which onnxruntime keeps in its blocked convolution layout)."""
+    if not x.seq and kind != _L2:
+        return Blob(g.one("GlobalMaxPool" if kind == _MAX else "GlobalAveragePool", [x.name]), (x.chw[0], 1, 1))
     axes = ints(g, [-2, -1])
     if kind == _MAX:
         y = g.one("ReduceMax", [x.name, axes], keepdims=1)
