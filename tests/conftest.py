@@ -15,6 +15,39 @@ import pytest
 FOOD_DIR = Path(os.environ.get("MLQUANT_FOOD_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "food")
 
 
+# ML Program engines (issue 13): every test_mlruntime_* test runs through the reference runtime and
+# through the ONNX translation, except tests marked reference_only("why").
+_MIL_ENGINES = ("reference", "onnx")
+
+
+def _mil_engines(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if module.startswith("test_mlruntime_") and not metafunc.definition.get_closest_marker("reference_only"):
+        metafunc.parametrize("mil_engine", _MIL_ENGINES, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def mil_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The engine ``tests/_mil.py`` runs ML Programs with in this test."""
+    engine = getattr(request, "param", "reference")
+    if engine == "onnx":
+        pytest.importorskip("onnxruntime")
+        from . import _mil
+
+        monkeypatch.setattr(_mil, "ENGINE", engine)
+    return engine
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers the hooks below read."""
+    config.addinivalue_line("markers", "reference_only(reason): a test of the reference ML Program runtime only")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize tests over the engines they run with."""
+    _mil_engines(metafunc)
+
+
 @pytest.fixture(scope="session")
 def food_dir() -> Path:
     """The food model's folder; tests that need it skip when it is absent."""
