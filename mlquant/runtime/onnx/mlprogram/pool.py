@@ -1,8 +1,8 @@
 """Pooling as ONNX operators: ``max_pool``, ``avg_pool`` and ``l2_pool``, every pad type, ceil mode.
 
 Windows are placed by the reference's :class:`~mlquant.runtime.mlprogram._spatial.Padding` for the
-declared input size; the input is padded explicitly up to the end of the last window (``-inf``
-for max, zeros otherwise) and pooled without padding, so ceil mode and the average's divisor
+declared input size; the input is padded up to the end of the last window (``-inf`` for max, by
+``MaxPool`` itself where it can; zeros otherwise) and pooled without more padding, so ceil mode and the average's divisor
 (:func:`~mlquant.runtime._kernels.pool.window_counts`) follow the reference exactly.
 """
 
@@ -32,11 +32,14 @@ def translate_pool(op: Op) -> list[str]:
         x = op.one("Unsqueeze", [x, op.ints([2])])
     if kind == "l2":
         x = op.one("Mul", [x, x])
-    if win.top or win.bottom or win.left or win.right:
+    attributes = {"kernel_shape": list(kernel), "strides": list(stride)}
+    amounts = [win.top, win.left, win.bottom, win.right]
+    if kind == "max" and max(amounts[0::2]) < kernel[0] and max(amounts[1::2]) < kernel[1]:
+        attributes["pads"] = amounts  # MaxPool pads with -inf itself (onnxruntime wants pads below the kernel)
+    elif any(amounts):
         fill = op.const(-np.inf if kind == "max" else 0.0)
         pads = op.ints([0, 0, win.top, win.left, 0, 0, win.bottom, win.right])
         x = op.one("Pad", [x, pads, fill])
-    attributes = {"kernel_shape": list(kernel), "strides": list(stride)}
     if kind == "max":
         y = op.one("MaxPool", [x], **attributes)
     else:
