@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import mlquant  # noqa: E402
+from mlquant.evaluate.signature import signature  # noqa: E402
 from mlquant.runtime import MILProgram  # noqa: E402
 from mlquant.runtime.onnx import OnnxProgram  # noqa: E402
-from tests.test_runtime_food import load_images  # noqa: E402
 
 FOOD = ROOT.parent / "shared" / "food"
 
@@ -83,13 +83,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads per operator")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")
+    food = mlquant.load(FOOD / "food.mlmodel")
     if args.random:
         pixels = np.random.default_rng(0).integers(0, 256, (args.images, 3, 227, 227)).astype(np.float32)
-    else:
-        pixels, _ = load_images(FOOD / "testing_data", 1000)
-        pixels = pixels[: args.images]
+    else:  # decoded as the evaluator decodes them for the model
+        decoded = mlquant.ImageFolder(FOOD / "testing_data").batch(signature(food).input)
+        pixels = decoded.inputs[: args.images].astype(np.float32)
     print(f"{len(pixels)} {'random inputs' if args.random else 'test images'}, batches of {args.batch}")
-    food = mlquant.load(FOOD / "food.mlmodel")
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = mlquant.convert(food, Path(folder) / "food.mlpackage")

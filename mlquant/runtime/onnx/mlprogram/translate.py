@@ -115,7 +115,11 @@ def translate(model: Any, *, precision: str = "model") -> Translated:
     declared: dict[str, tuple[str, tuple[int | None, ...] | None]] = {
         o.name: (s.type, o.shape) for s in steps for o in s.outputs
     }
-    for name in outputs:
+    wanted = list(outputs)
+    for label, (probabilities, _) in classifiers.items():
+        if label in outputs and probabilities not in outputs:
+            wanted.append(probabilities)  # post reads the labels from them
+    for name in wanted:
         if name in classifiers:
             continue
         if name in env:
