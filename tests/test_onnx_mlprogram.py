@@ -71,8 +71,8 @@ class TestErrors:
             translate(model, precision="program")
 
 
-#: One-op programs of the operation types the test_mlruntime_* tests do not build:
-#: id -> (make(mb, *inputs), inputs).
+#: One-op programs of the operation types the test_mlruntime_* tests do not build, and of batch
+#: cases only the reference's run-time check catches: id -> (make(mb, *inputs), inputs).
 _R = np.random.default_rng(0)
 OPERATIONS = {
     **{
@@ -108,6 +108,10 @@ OPERATIONS = {
     "resize_nearest_neighbor": (
         lambda mb, a: mb.resize_nearest_neighbor(x=a, target_size_height=5, target_size_width=7),
         [_rand(_R, 1, 2, 3, 4)],
+    ),
+    "gather_from_a_constant": (
+        lambda mb, i: mb.gather(x=np.arange(15, dtype=np.float32).reshape(1, 5, 3), indices=i, axis=1),
+        [np.int32([[4, 1]])],
     ),
     "range_1d": (
         lambda mb, a: mb.range_1d(start=np.int32(1), end=mb.reduce_max(x=a, keep_dims=False), step=np.int32(2)),

@@ -4,6 +4,6 @@ One module per operation family, mirroring :mod:`mlquant.runtime.mlprogram`; :da
 maps each operation type to its translator and :func:`translate` walks the program.
 """
 
-from .translate import translate
+from .translator import translate
 
 __all__ = ["translate"]

@@ -20,6 +20,10 @@ from .._graph import Graph
 END = np.iinfo(np.int64).max
 
 
+class Unbatchable(Exception):
+    """An operation that would move the batch off axis 0 (the program is translated for one item)."""
+
+
 class Op:
     """One operation of the program being translated.
 
@@ -140,6 +144,10 @@ class Op:
     def batch(self) -> str:
         """A one-element int64 value: the batch size of this run."""
         return self._batch()
+
+    def unbatchable(self, why: str) -> Unbatchable:
+        """The exception a translator raises when its result would not keep the batch on axis 0."""
+        return Unbatchable(f"operation '{self.ctx.name}' ({self.type}): {why}")
 
     def with_batch(self, rest: Sequence[int]) -> str:
         """An int64 shape ``[batch, *rest]``."""

@@ -51,6 +51,8 @@ def translate_reshape(op: Op) -> list[str]:
             pieces.append(1)
     if op.ctx.batched and pieces and pieces[0] == 1:
         pieces[0] = ("dim", 0)
+    if op.ctx.batched and (not pieces or pieces[0] != ("dim", 0)):
+        raise op.unbatchable(f"target shape {target} moves the batch off axis 0")
     return [op.one("Reshape", [x, _shape_vector(op, x, pieces)])]
 
 

@@ -76,7 +76,10 @@ def translate_gather(op: Op) -> list[str]:
     """gather along ``axis``."""
     if int(op.ctx.scalar("batch_dims", 0)) != 0:
         raise op.ctx.unsupported("batch_dims other than 0")
-    return [op.one("Gather", [op.value("x"), _indices(op)], axis=int(op.ctx.scalar("axis", 0)))]
+    axis = int(op.ctx.scalar("axis", 0))
+    if op.ctx.batched and not op.is_variable("x") and axis % op.rank("x") != 0:
+        raise op.unbatchable(f"a batch of indices into a constant would stand at axis {axis}")
+    return [op.one("Gather", [op.value("x"), _indices(op)], axis=axis)]
 
 
 def translate_gather_along_axis(op: Op) -> list[str]:

@@ -16,11 +16,11 @@ import attrs
 import numpy as np
 
 from ....errors import InternalError, MlquantError, SettingsError, UnsupportedLayerError
-from ...mlprogram._build import EXACT, build, compute_dtype, interface, releases
+from ...mlprogram._build import EXACT, Interface, build, compute_dtype, interface, releases
 from ...mlprogram.misc import class_labels
 from .._graph import Graph
 from .._translated import Feed, Translated
-from ._op import Op
+from ._op import Op, Unbatchable
 from .registry import TRANSLATORS
 
 __all__ = ["translate"]
@@ -62,13 +62,20 @@ def translate(model: Any, *, precision: str = "model") -> Translated:
     if precision not in ("model", "float32"):
         msg = f"translate: precision must be 'model' or 'float32' (got {precision!r})"
         raise SettingsError(msg)
-    round16 = precision == "model"
     read = interface(model)
+    try:
+        return _translate(model, read, precision == "model", read.layout == "one")
+    except Unbatchable:  # as the reference runtime, when a result shows the batch left axis 0
+        return _translate(model, read, precision == "model", False)
+
+
+def _translate(model: Any, read: Interface, round16: bool, batch_ones: bool) -> Translated:
+    """The translation, taking the declared leading 1 for the batch if ``batch_ones``."""
     outputs = tuple(read.block.outputs)
     shapes = {name: shape for name, (_, shape) in read.inputs.items()}
-    built = build(read.block, model, shapes, round16, read.layout == "one", set(outputs))
+    built = build(read.block, model, shapes, round16, batch_ones, set(outputs))
     steps = releases(built.steps, set(outputs))
-    batched = read.layout == "native" or (read.layout == "one" and built.batch_reason is None)
+    batched = read.layout == "native" or (batch_ones and built.batch_reason is None)
     stack = read.layout == "stack"
     graph = Graph(f"mlquant {model.function_name}")
     env: dict[str, tuple[str, np.dtype]] = {}
@@ -94,6 +101,8 @@ def translate(model: Any, *, precision: str = "model") -> Translated:
         op = Op(graph, step, env, batch)
         try:
             results = translator(op)
+        except Unbatchable:
+            raise
         except UnsupportedLayerError as error:
             msg = f"{error}; {_HINT}"
             raise UnsupportedLayerError(msg) from None
