@@ -60,12 +60,10 @@ class Op:
     def value(self, param: str, index: int = 0, dtype: Any = None) -> str:
         """The ONNX value of one argument (cast to ``dtype`` when given and different)."""
         binding = self.step.params[param][index]
-        if isinstance(binding, str):
-            name, have = self._env[binding]
-        else:
+        if not isinstance(binding, str):
             array = np.asarray(binding)
-            have = _kept(array.dtype)
-            name = self.g.constant(array.astype(have, copy=False))
+            return self.g.constant(array.astype(_kept(array.dtype) if dtype is None else dtype, copy=False))
+        name, have = self._env[binding]
         if dtype is not None and np.dtype(dtype) != have:
             return self.cast(name, dtype)
         return name
