@@ -18,6 +18,22 @@ import numpy as np
 
 _counter = itertools.count()
 
+#: The executor :func:`program` and :func:`run` use: ``"reference"`` (:class:`mlquant.runtime.MILProgram`)
+#: or ``"onnx"`` (:class:`mlquant.runtime.onnx.OnnxProgram`); ``tests/conftest.py`` runs every
+#: ``test_mlruntime_*`` test with each.
+ENGINE = "reference"
+
+
+def program(model: Any, precision: str = "program") -> Any:
+    """The current engine's executor of a model (``precision`` as MILProgram names it)."""
+    if ENGINE == "onnx":
+        from mlquant.runtime.onnx import OnnxProgram
+
+        return OnnxProgram(model, precision="model" if precision == "program" else precision)  # type: ignore[arg-type]
+    from mlquant.runtime import MILProgram
+
+    return MILProgram(model, precision=precision)  # type: ignore[arg-type]
+
 
 def op_types(model: Any) -> list[str]:
     """The operation types of a model's main function, in order."""
@@ -109,20 +125,18 @@ def _mil_dtype(x: np.ndarray) -> Any:
 
 
 def run(model: Any, inputs: Sequence[np.ndarray], precision: str = "float32") -> list[np.ndarray]:
-    """Run a converted program once in the reference runtime, feeds in input order, outputs in output order.
+    """Run a converted program once in the current :data:`ENGINE`, feeds in input order, outputs in output order.
 
     Inputs with a leading 1 go in as they are (that 1 is the batch); otherwise each is fed as a
     batch of one item. Outputs that came back with an extra batch axis (stacked items) lose it again.
     """
-    from mlquant.runtime import MILProgram
-
-    program = MILProgram(model, precision=precision)  # type: ignore[arg-type]
+    runner = program(model, precision)
     leading_one = all(x.ndim and x.shape[0] == 1 for x in inputs)
-    feeds = {n: x if leading_one else x[np.newaxis] for n, x in zip(program.input_names, inputs, strict=True)}
-    outputs = program.run(feeds)
+    feeds = {n: x if leading_one else x[np.newaxis] for n, x in zip(runner.input_names, inputs, strict=True)}
+    outputs = runner.run(feeds)
     ranks = _declared_ranks(model)
     results = []
-    for name in program.output_names:
+    for name in runner.output_names:
         value = outputs[name]
         stacked = not leading_one or (name in ranks and value.ndim == ranks[name] + 1)
         results.append(value[0] if stacked else value)

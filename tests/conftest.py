@@ -15,27 +15,42 @@ import pytest
 FOOD_DIR = Path(os.environ.get("MLQUANT_FOOD_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "food")
 
 
-#: The engines every ``test_runtime_*`` test runs with (see ``tests/_runtime_models.py``).
+#: The engines every runtime test runs with: the reference runtime and the ONNX translation.
 ENGINES = ("reference", "onnx")
+
+#: Test modules run once per engine, and the fixture that switches each one's engine.
+_ENGINE_FIXTURES = {"test_runtime_": "runtime_engine", "test_mlruntime_": "mil_engine"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run each ``test_runtime_*`` test once per engine, unless it is marked ``reference_only``."""
-    if not metafunc.module.__name__.rpartition(".")[2].startswith("test_runtime_"):
-        return
-    if metafunc.definition.get_closest_marker("reference_only") is None:
-        metafunc.parametrize("runtime_engine", ENGINES, indirect=True)
+    """Run each ``test_runtime_*`` and ``test_mlruntime_*`` test once per engine, unless it is marked
+    ``reference_only``."""
+    module = metafunc.module.__name__.rpartition(".")[2]
+    for prefix, fixture in _ENGINE_FIXTURES.items():
+        if module.startswith(prefix) and metafunc.definition.get_closest_marker("reference_only") is None:
+            metafunc.parametrize(fixture, ENGINES, indirect=True)
 
 
 @pytest.fixture(autouse=True)
 def runtime_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The engine ``tests/_runtime_models.py`` runs models with in this test (the reference runtime unless
-    the test is parametrized over :data:`ENGINES`)."""
+    """The engine ``tests/_runtime_models.py`` runs NeuralNetwork models with in this test (the
+    reference runtime unless the test is parametrized over :data:`ENGINES`)."""
     engine = getattr(request, "param", "reference")
     if engine != "reference":
         from . import _runtime_models
 
         monkeypatch.setattr(_runtime_models, "ENGINE", engine)
+    return engine
+
+
+@pytest.fixture(autouse=True)
+def mil_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The engine ``tests/_mil.py`` runs ML Programs with in this test (likewise)."""
+    engine = getattr(request, "param", "reference")
+    if engine != "reference":
+        from . import _mil
+
+        monkeypatch.setattr(_mil, "ENGINE", engine)
     return engine
 
 

@@ -1,4 +1,5 @@
-"""Whole networks in the shapes the converter produces: the ML Program runtime against onnxruntime.
+"""Whole networks in the shapes the converter produces: the ML Program runtime (and its ONNX translation)
+against onnxruntime.
 
 Each network is built twice from the same weights (:mod:`._twin`): as a MIL program converted by
 ``ct.convert`` (float32, iOS16, the default graph passes: conv and batch norm fused, and so on)
@@ -36,10 +37,8 @@ def twins(tmp_path_factory):
 class TestNetworks:
     def test_float32_equals_onnxruntime(self, twins, name):
         """A batch of three through the runtime (float32) equals onnxruntime within 1e-4 relative."""
-        from mlquant.runtime import MILProgram
-
         model, reference, shape = twins[name]
-        program = MILProgram(model, precision="float32")
+        program = _mil.program(model, "float32")
         x = np.random.default_rng(0).standard_normal((3, *shape[1:])).astype(np.float32)
         (out,) = program.run({program.input_names[0]: x}).values()
         want = reference.run(["y"], {"x": x})[0]
@@ -48,11 +47,9 @@ class TestNetworks:
 
     def test_batch_runs_in_one_pass_and_matches_items(self, twins, name):
         """The program runs a batch along axis 0, and each item's result equals running it alone."""
-        from mlquant.runtime import MILProgram
-
         model, _, shape = twins[name]
-        program = MILProgram(model, precision="float32")
-        assert program.batched, program.batch_reason
+        program = _mil.program(model, "float32")
+        assert program.batched, getattr(program, "batch_reason", "")
         x = np.random.default_rng(1).standard_normal((4, *shape[1:])).astype(np.float32)
         name_in = program.input_names[0]
         (batch,) = program.run({name_in: x}).values()
@@ -66,14 +63,12 @@ def test_fp16_programs_of_every_target_agree_with_onnxruntime(tmp_path, target):
     in the program's precision within fp16 error of onnxruntime's float32 result, with the same top-1."""
     import coremltools as ct
 
-    from mlquant.runtime import MILProgram
-
     for seed, name in enumerate(("vit", "separable")):
         net, shape = NETWORKS[name]
         version = getattr(ct.target, target)
         program = _twin.mil_program(net, shape, seed, target=version)
         model = _mil.convert(program, tmp_path, precision="float16", target=version)
-        runner = MILProgram(model)
+        runner = _mil.program(model)
         x = np.random.default_rng(seed).standard_normal((4, *shape[1:])).astype(np.float32)
         (out,) = runner.run({runner.input_names[0]: x}).values()
         want = session(_twin.onnx_model(net, shape, seed)).run(["y"], {"x": x})[0]

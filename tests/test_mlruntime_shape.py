@@ -52,11 +52,9 @@ class TestReorganize:
 
     def test_constant_class_token_joins_every_item_of_a_batch(self, tmp_path):
         """concat of a constant (1, 1, D) token with a (1, N, D) input repeats the token for each item of a batch."""
-        from mlquant.runtime import MILProgram
-
         token = np.float32([[[9.0, 8.0, 7.0, 6.0]]])
         x = np.zeros((1, 3, 4), np.float32)
-        program = MILProgram(_mil.one_op(tmp_path, lambda mb, a: mb.concat(values=[token, a], axis=1), [x]))
+        program = _mil.program(_mil.one_op(tmp_path, lambda mb, a: mb.concat(values=[token, a], axis=1), [x]))
         assert program.batched
         batch = np.random.default_rng(2).standard_normal((5, 3, 4)).astype(np.float32)
         (got,) = program.run({"x0": batch}).values()

@@ -30,6 +30,16 @@ from .registry import KERNELS, is_constant_op
 _Shape = tuple[int | None, ...] | None
 
 
+#: Operations whose every result is one of their inputs' values (moved, chosen or kept), so an
+#: fp16 result of fp16 inputs needs no rounding: executors skip it (rounding is idempotent).
+EXACT = frozenset({
+    "concat", "depth_to_space", "expand_dims", "flatten2d", "gather", "gather_along_axis", "identity",
+    "max_pool", "pixel_shuffle", "reduce_max", "reduce_min", "relu", "reshape", "reverse", "slice_by_index",
+    "slice_by_size", "space_to_depth", "split", "squeeze", "stack", "tile", "transpose",
+    "upsample_nearest_neighbor", "resize_nearest_neighbor",
+})
+
+
 @attrs.frozen
 class Step:
     """One operation, ready to run."""
@@ -48,6 +58,8 @@ class Step:
     """The outputs computed from the program's inputs (checked for the batch axis)."""
     release: tuple[str, ...] = ()
     """Variables nothing reads after this step, dropped to free memory."""
+    context: OpContext | None = attrs.field(default=None, eq=False, repr=False)
+    """The operation as its kernel builder saw it (what another executor translates)."""
 
 
 @attrs.frozen
@@ -60,6 +72,54 @@ class Built:
     """Constant variables (``const``, ``constexpr_*`` and folded operations)."""
     batch_reason: str | None
     """Why the program cannot take a batch along axis 0 in one pass (None: it can)."""
+
+
+@attrs.frozen
+class Interface:
+    """A program's function to run: its block, its inputs and how a batch stands in them."""
+
+    block: Any = attrs.field(repr=False)
+    """The function's ``Block`` message."""
+    inputs: Mapping[str, tuple[np.dtype, tuple[int | None, ...]]]
+    """Each input's declared dtype and shape, in the function's order."""
+    layout: str
+    """``"native"``: a flexible leading axis; ``"one"``: a declared leading 1; ``"stack"``: neither."""
+
+
+def interface(model: Any) -> Interface:
+    """Read the function ``model.function_name`` runs: its block, inputs and batch layout.
+
+    Raises:
+        InvalidModelError: A function the program lacks, or a non-tensor input.
+    """
+    function = _function(model.program, model.function_name)
+    inputs: dict[str, tuple[np.dtype, tuple[int | None, ...]]] = {}
+    for named in function.inputs:
+        dtype = tensor_dtype(named.type)
+        if dtype is None:
+            msg = f"input '{named.name}': the runtime takes tensor inputs only"
+            raise InvalidModelError(msg)
+        inputs[named.name] = (dtype, declared_shape(named.type) or ())
+    leading = {shape[0] if shape else -1 for _, shape in inputs.values()}
+    layout = "native" if leading == {None} else "one" if leading == {1} else "stack"
+    return Interface(_block(function), inputs, layout)
+
+
+def _function(program: Any, name: str) -> Any:
+    if name not in program.functions:
+        msg = f"the program has no function '{name}' (it has {sorted(program.functions)})"
+        raise InvalidModelError(msg)
+    return program.functions[name]
+
+
+def _block(function: Any) -> Any:
+    blocks = function.block_specializations
+    if function.opset in blocks:
+        return blocks[function.opset]
+    if len(blocks) == 1:
+        return next(iter(blocks.values()))
+    msg = f"the function has no block for its opset '{function.opset}' (it has {sorted(blocks)})"
+    raise InvalidModelError(msg)
 
 
 def declared_shape(value_type: Any) -> _Shape:
@@ -165,7 +225,7 @@ def build(
         ctx = attrs.evolve(ctx, batched=reason is None and reads_derived)
         kernel = _kernel(ctx)
         outs = frozenset(o.name for o in ctx.outputs if o.name in derived)
-        steps.append(Step(ctx.name, ctx.type, params, ctx.outputs, kernel, outs))
+        steps.append(Step(ctx.name, ctx.type, params, ctx.outputs, kernel, outs, context=ctx))
     return Built(tuple(steps), constants, reason)
 
 

@@ -27,7 +27,7 @@ def _weights(ctx: OpContext) -> np.ndarray:
     return np.asarray(ctx.const("weight"), dtype=np.float32)
 
 
-def _common(ctx: OpContext) -> tuple[np.ndarray, int, int, tuple[int, int], tuple[int, int], np.ndarray | None]:
+def conv_parameters(ctx: OpContext) -> tuple[np.ndarray, int, int, tuple[int, int], tuple[int, int], np.ndarray | None]:
     """What ``conv`` and ``conv_transpose`` read alike: weights (1-D made 2-D), spatial rank, groups,
     strides, dilations and bias."""
     weight = _weights(ctx)
@@ -44,7 +44,7 @@ def _common(ctx: OpContext) -> tuple[np.ndarray, int, int, tuple[int, int], tupl
 
 def build_conv(ctx: OpContext) -> Kernel:
     """Build a ``conv`` kernel."""
-    weight, spatial, groups, stride, dilation, bias = _common(ctx)
+    weight, spatial, groups, stride, dilation, bias = conv_parameters(ctx)
     cout, kc, kh, kw = weight.shape
     if groups < 1 or cout % groups or min(*stride, *dilation) < 1:
         raise ctx.invalid(f"{cout} output channels, {groups} groups, strides {stride}, dilations {dilation}")
@@ -75,7 +75,7 @@ def build_conv(ctx: OpContext) -> Kernel:
 
 def build_conv_transpose(ctx: OpContext) -> Kernel:
     """Build a ``conv_transpose`` kernel (weights ``(C_in, C_out / groups, *K)``)."""
-    weight, spatial, groups, stride, dilation, bias = _common(ctx)
+    weight, spatial, groups, stride, dilation, bias = conv_parameters(ctx)
     cin, cog, kh, kw = weight.shape
     if groups < 1 or cin % groups:
         raise ctx.invalid(f"{cin} input channels do not split into {groups} groups")
@@ -96,7 +96,7 @@ def build_conv_transpose(ctx: OpContext) -> Kernel:
         n, _, h, w = x.shape
         full = scatter_patches(to_nhwc(x), matrix, (kh, kw), stride, dilation)
         full_h, full_w = full.shape[1:3]
-        top, left, out_h, out_w = _crop(padding, target, (h, w), (full_h, full_w), stride)
+        top, left, out_h, out_w = crop(padding, target, (h, w), (full_h, full_w), stride)
         out = np.zeros((n, out_h, out_w, cog * groups), dtype=np.float32)
         kept_h, kept_w = max(0, min(out_h, full_h - top)), max(0, min(out_w, full_w - left))
         out[:, :kept_h, :kept_w] = full[:, top : top + kept_h, left : left + kept_w]
@@ -108,7 +108,7 @@ def build_conv_transpose(ctx: OpContext) -> Kernel:
     return conv_transpose
 
 
-def _crop(
+def crop(
     padding: Padding,
     target: tuple[int, ...] | None,
     size: tuple[int, int],

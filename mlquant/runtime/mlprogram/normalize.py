@@ -27,8 +27,8 @@ def _channels(values: np.ndarray, rank: int) -> np.ndarray:
     return values.reshape((-1,) + (1,) * (rank - 2))
 
 
-def build_batch_norm(ctx: OpContext) -> Kernel:
-    """Build ``batch_norm``: ``(x - mean) / sqrt(variance + epsilon) * gamma + beta`` per channel."""
+def batch_norm_affine(ctx: OpContext) -> tuple[np.ndarray, np.ndarray]:
+    """A ``batch_norm``'s constants as one float32 ``(scale, shift)`` per channel (computed in float64)."""
     mean = np.asarray(ctx.const("mean"), dtype=np.float64).reshape(-1)
     variance = np.asarray(ctx.const("variance"), dtype=np.float64).reshape(-1)
     gamma = _vector(ctx, "gamma", 1.0)
@@ -36,7 +36,12 @@ def build_batch_norm(ctx: OpContext) -> Kernel:
     epsilon = float(ctx.scalar("epsilon", 1e-5))
     scale = (np.asarray(gamma, np.float64).reshape(-1) / np.sqrt(variance + epsilon)) * np.ones_like(mean)
     shift = (np.asarray(beta, np.float64).reshape(-1) - mean * scale).astype(np.float32)
-    scale = scale.astype(np.float32)
+    return scale.astype(np.float32), shift
+
+
+def build_batch_norm(ctx: OpContext) -> Kernel:
+    """Build ``batch_norm``: ``(x - mean) / sqrt(variance + epsilon) * gamma + beta`` per channel."""
+    scale, shift = batch_norm_affine(ctx)
 
     def batch_norm(args: Mapping[str, Sequence[np.ndarray]]) -> list[np.ndarray]:
         x = one(args, "x")

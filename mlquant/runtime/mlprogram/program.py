@@ -10,7 +10,7 @@ import numpy as np
 from ...errors import DataError, InternalError, InvalidModelError, MlquantError, SettingsError
 from .._feeds import check_feeds
 from .._kernels.parallel import map_chunks, workers
-from ._build import Built, Step, build, caster, compute_dtype, declared_shape, releases, tensor_dtype
+from ._build import EXACT, Built, Step, build, caster, compute_dtype, interface, releases
 
 __all__ = ["MILProgram"]
 
@@ -21,14 +21,6 @@ _CHUNK_BYTES = 1 << 20
 
 Precision = Literal["program", "float32"]
 
-#: Operations whose every result is one of their inputs' values (moved, chosen or kept), so an
-#: fp16 result of fp16 inputs needs no rounding: the executor skips it (rounding is idempotent).
-_EXACT = frozenset({
-    "concat", "depth_to_space", "expand_dims", "flatten2d", "gather", "gather_along_axis", "identity",
-    "max_pool", "pixel_shuffle", "reduce_max", "reduce_min", "relu", "reshape", "reverse", "slice_by_index",
-    "slice_by_size", "space_to_depth", "split", "squeeze", "stack", "tile", "transpose",
-    "upsample_nearest_neighbor", "resize_nearest_neighbor",
-})
 
 
 class _NotBatchable(Exception):
@@ -62,18 +54,11 @@ class MILProgram:
             msg = f"MILProgram: precision must be 'program' or 'float32' (got {precision!r})"
             raise SettingsError(msg)
         self.precision = precision
-        function = _function(model.program, model.function_name)
-        block = _block(function)
-        self._inputs: dict[str, tuple[np.dtype, tuple[int | None, ...]]] = {}
-        for named in function.inputs:
-            dtype = tensor_dtype(named.type)
-            if dtype is None:
-                msg = f"input '{named.name}': the runtime takes tensor inputs only"
-                raise InvalidModelError(msg)
-            self._inputs[named.name] = (dtype, declared_shape(named.type) or ())
-        leading = {shape[0] if shape else -1 for _, shape in self._inputs.values()}
+        read = interface(model)
+        block = read.block
+        self._inputs: dict[str, tuple[np.dtype, tuple[int | None, ...]]] = dict(read.inputs)
         #: "native": a flexible leading axis; "one": a declared leading 1; "stack": neither.
-        self._layout = "native" if leading == {None} else "one" if leading == {1} else "stack"
+        self._layout = read.layout
         round_fp16 = precision == "program"
         shapes = {name: shape for name, (_, shape) in self._inputs.items()}
         self._outputs = tuple(block.outputs)
@@ -81,7 +66,7 @@ class MILProgram:
         self._steps: tuple[Step, ...] = releases(built.steps, set(self._outputs))
         self._constants = built.constants
         self._casters = [
-            [caster(out.dtype, round_fp16 and step.type not in _EXACT) for out in step.outputs] for step in self._steps
+            [caster(out.dtype, round_fp16 and step.type not in EXACT) for out in step.outputs] for step in self._steps
         ]
         self._feed_casters = {name: caster(dtype, round_fp16) for name, (dtype, _) in self._inputs.items()}
         self.batch_reason = built.batch_reason if self._layout == "one" else None
@@ -229,20 +214,3 @@ def _check_batch(step: Step, name: str, declared: Any, value: Any, items: int) -
             f"(declared {tuple(declared)})"
         )
         raise _NotBatchable(msg)
-
-
-def _function(program: Any, name: str) -> Any:
-    if name not in program.functions:
-        msg = f"the program has no function '{name}' (it has {sorted(program.functions)})"
-        raise InvalidModelError(msg)
-    return program.functions[name]
-
-
-def _block(function: Any) -> Any:
-    blocks = function.block_specializations
-    if function.opset in blocks:
-        return blocks[function.opset]
-    if len(blocks) == 1:
-        return next(iter(blocks.values()))
-    msg = f"the function has no block for its opset '{function.opset}' (it has {sorted(blocks)})"
-    raise InvalidModelError(msg)

@@ -15,7 +15,7 @@ import numpy as np
 from ._context import Kernel, OpContext, one
 
 
-def _grid(size_in: int, size_out: int, mode: str) -> np.ndarray:
+def grid(size_in: int, size_out: int, mode: str) -> np.ndarray:
     """Grid points (input coordinates) of each output position along one axis."""
     i = np.arange(size_out, dtype=np.float64)
     if mode in ("STRICT_ALIGN_CORNERS", "ALIGN_CORNERS"):
@@ -47,8 +47,8 @@ def _blend(x: np.ndarray, axis: int, grid: np.ndarray) -> np.ndarray:
 
 def _bilinear(x: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     h, w = x.shape[-2:]
-    out = _blend(x, x.ndim - 2, _grid(h, size[0], mode))
-    return _blend(out, x.ndim - 1, _grid(w, size[1], mode))
+    out = _blend(x, x.ndim - 2, grid(h, size[0], mode))
+    return _blend(out, x.ndim - 1, grid(w, size[1], mode))
 
 
 def _nearest(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -101,6 +101,11 @@ class OnnxProgram:
         """The names of the results :meth:`run` returns, in the model's order."""
         return self.translated.outputs
 
+    @property
+    def batched(self) -> bool:
+        """Whether a batch runs through the graph in one pass (else item by item)."""
+        return self.translated.batched
+
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the model on a batch: the same feeds and results as the reference executors' ``run``.
 

@@ -1,15 +1,9 @@
-"""MIL operations as ONNX operators (not written yet)."""
+"""MIL operations as ONNX operators: an ML Program translated for onnxruntime.
 
-from __future__ import annotations
+One module per operation family, mirroring :mod:`mlquant.runtime.mlprogram`; :data:`.registry.TRANSLATORS`
+maps each operation type to its translator and :func:`translate` walks the program.
+"""
 
-from typing import Any
-
-from ....errors import UnsupportedModelError
+from .translator import translate
 
 __all__ = ["translate"]
-
-
-def translate(model: Any, *, precision: str = "model") -> Any:
-    """Translate an ML Program into a :class:`~mlquant.runtime.onnx.Translated` graph."""
-    msg = "the onnxruntime backend cannot translate ML Programs yet"
-    raise UnsupportedModelError(msg)
