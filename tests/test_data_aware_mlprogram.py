@@ -19,7 +19,7 @@ import mlquant
 from mlquant import _coreml
 from mlquant.calibrate import InputStatistics
 from mlquant.runtime import MILProgram
-from mlquant.weights import AffineWeights, GroupedLUTWeights, LUTWeights
+from mlquant.weights import AffineWeights, GroupedLUTWeights
 
 RNG = np.random.default_rng
 
@@ -248,7 +248,7 @@ class TestDataAware:
 
     def test_asymmetric_linear_keeps_the_program_grid_and_lowers_the_output_error(self, twins) -> None:  # type: ignore[no-untyped-def]
         """With integer zero points (not NeuralNetwork's grid), rounding keeps scales and zero points and lowers the error."""
-        network, program, _, network_stats, program_stats = twins
+        _, program, _, network_stats, program_stats = twins
         for name, (plain, aware) in _forms(program, mlquant.LinearQuantizer(nbits=4), program_stats).items():
             assert isinstance(aware, AffineWeights) and aware.scale.shape == (aware.shape[0], *[1] * (len(aware.shape) - 1))
             np.testing.assert_array_equal(aware.scale, plain.scale)
@@ -263,7 +263,7 @@ class TestDataAware:
     ], ids=lambda q: q.name)
     def test_grouped_tables_and_blocks_are_weighted_and_compensated(self, twins, quantizer) -> None:  # type: ignore[no-untyped-def]
         """Per-group tables and per-block integers of conv and linear weights leave less output error than plain ones."""
-        network, program, _, network_stats, program_stats = twins
+        _, program, _, network_stats, program_stats = twins
         forms = _forms(program, quantizer, program_stats)
         assert set(forms) == {"conv1.weight", "conv2.weight", "dense_linear.weight"}
         for name, (plain, aware) in forms.items():
@@ -277,7 +277,7 @@ class TestDataAware:
 
     def test_bias_correction_restores_the_mean_output(self, twins) -> None:  # type: ignore[no-untyped-def]
         """A conv's and a linear's corrected bias is b + (W - Q) E[x], E[x] from the .mlmodel's calibration."""
-        network, program, _, network_stats, program_stats = twins
+        _, program, _, network_stats, program_stats = twins
         quantizer = mlquant.KMeansLUTQuantizer(nbits=2, granularity=mlquant.PerGroupedChannel(2))
         small = mlquant.quantize(program, mlquant.DataAware(quantizer, program_stats))
         for layer, weight, bias in (("conv1", "conv1.weight", "conv1.bias"),
