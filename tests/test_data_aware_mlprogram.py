@@ -301,3 +301,48 @@ class TestDataAware:
             loaded = mlquant.load(path)
             assert loaded.problems() == [] and {w.storage for w in loaded.weights if not w.is_bias} <= {"lut", "affine"}
             assert ct.models.MLModel(str(path), skip_model_load=True).get_spec().WhichOneof("Type") == "mlProgram"
+
+
+@pytest.fixture(scope="module")
+def digits(demo, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The demo's trained digits classifier as an ML Program, and its images in two stratified halves."""
+    program = mlquant.convert(mlquant.load(demo.model), tmp_path_factory.mktemp("digits") / "digits.mlpackage")
+    first, second = mlquant.ImageFolder(demo.data).split(0.5, seed=0)
+    return program, first, second
+
+
+class TestDigitsDemo:
+    @pytest.mark.parametrize("nbits", [2, 3])
+    def test_calibrated_program_loses_less_than_plain(self, digits, nbits: int) -> None:  # type: ignore[no-untyped-def]
+        """Calibrated on one half, judged on the other, data-aware tables (whole and per group) keep more of the float program."""
+        program, part, judged = digits
+        calibration = mlquant.calibrate(program, part)
+        evaluator = mlquant.Evaluator(judged, backend=mlquant.ReferenceBackend(), batch_size=512)
+        base = evaluator.evaluate(program)
+        for plain in (mlquant.KMeansLUTQuantizer(nbits=nbits), mlquant.LinearLUTQuantizer(nbits=nbits),
+                      mlquant.KMeansLUTQuantizer(nbits=nbits, granularity=mlquant.PerGroupedChannel(2))):
+            lost = {}
+            for quantizer in (plain, mlquant.DataAware(plain, calibration)):
+                result = evaluator.evaluate(mlquant.quantize(program, quantizer), reference=base)
+                lost[quantizer.name] = (1 - result.top1_agreement, base.mean_class_accuracy - result.mean_class_accuracy)
+            aware, alone = lost[f"{plain.name}_data"], lost[plain.name]
+            assert aware[0] < alone[0], lost
+            if nbits == 2:
+                assert aware[1] < alone[1], lost
+
+
+class TestSweep:
+    def test_data_aware_sweep_of_a_package(self, digits, demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        """A sweep of an ML Program adds `_data` twins calibrated on the half it does not judge, written as packages."""
+        program, _, _ = digits
+        grid = [mlquant.KMeansLUTQuantizer(nbits=2), mlquant.LinearQuantizer(nbits=4, granularity=mlquant.PerBlock(16))]
+        result = mlquant.sweep(program, demo.data, grid=grid, data_aware=True, target="iOS18", out_dir=tmp_path / "sweep")
+        assert [c.name for c in result.candidates] == ["kmeans_lut_2", "linear_4_b16", "kmeans_lut_2_data",
+                                                      "linear_4_b16_data"]
+        assert result.calibration is not None and set(result.calibration.statistics) == {
+            "dense1_linear.weight", "dense2_linear.weight", "dense3_linear.weight"}
+        assert not set(result.baseline.files) & set(result.calibration.files)
+        ct = _coreml.coremltools()
+        for name in ("kmeans_lut_2_data", "linear_4_b16_data"):
+            path = tmp_path / "sweep" / "models" / f"{name}.mlpackage"
+            assert ct.models.MLModel(str(path), skip_model_load=True).get_spec().WhichOneof("Type") == "mlProgram"
