@@ -122,6 +122,22 @@ class TestObserve:
         np.testing.assert_array_equal(np.sort(seen["pointwise"][0], axis=0), np.sort(expected[0], axis=0))
 
 
+    def test_a_program_found_unbatchable_is_still_observed_once(self, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        """When a batch breaks an op only at run time, the executor goes item by item before observing anything."""
+        import mlquant.runtime.mlprogram._build as build
+
+        weight = RNG(6).normal(size=(3, 4)).astype(np.float32)
+        model = _program(tmp_path, lambda mb, x: mb.reduce_sum(x=mb.linear(x=x, weight=weight, name="fc"), axes=[0],
+                                                               keep_dims=True, name="total"), (1, 4))
+        monkeypatch.setattr(build, "batch_safe", lambda ctx, derived: None)  # the build-time rules miss it
+        program = MILProgram(model, precision="float32")
+        assert program.batched
+        x = RNG(7).normal(size=(40, 4)).astype(np.float32)
+        out, seen = _collect(program, x)
+        assert not program.batched and out["total"].shape[0] == 40
+        np.testing.assert_array_equal(seen["fc"][0], x)
+
+
 def _conv_digits_spec(seed: int = 0) -> Any:
     """A convolutional classifier of the demo's 8x8 digits (random weights): padded dilated conv, grouped
     strided 'same' conv, inner product, softmax."""

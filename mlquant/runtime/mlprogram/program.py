@@ -187,7 +187,10 @@ class MILProgram:
                 self._batched = False
         watching = copy.copy(self)
         watching._steps = watched(self._steps, unfolders(self._steps), observer)
-        return watching.run(checked)
+        try:
+            return watching.run(checked)
+        finally:
+            self._batched, self.batch_reason = watching._batched, watching.batch_reason
 
     def _run_chunks(self, checked: dict[str, np.ndarray], batch: int, size: int) -> dict[str, np.ndarray]:
         chunks = [{n: x[i : i + size] for n, x in checked.items()} for i in range(0, batch, size)]
