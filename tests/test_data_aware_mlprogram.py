@@ -362,3 +362,12 @@ class TestSweep:
         for name in ("kmeans_lut_2_data", "linear_4_b16_data"):
             path = tmp_path / "sweep" / "models" / f"{name}.mlpackage"
             assert ct.models.MLModel(str(path), skip_model_load=True).get_spec().WhichOneof("Type") == "mlProgram"
+
+    def test_mixed_search_chooses_among_data_aware_options_of_a_package(self, digits, demo) -> None:  # type: ignore[no-untyped-def]
+        """search_mixed_precision(data_aware=True) on an ML Program plans data-aware options the package stores."""
+        program, _, _ = digits
+        plan = mlquant.search_mixed_precision(program, demo.data, max_mean_drop=1.0, max_class_drop=5.0, data_aware=True)
+        chosen = [q for q in plan.per_weight.values() if q is not None]
+        assert chosen and all(isinstance(q, mlquant.DataAware) for q in chosen if q.nbits < 16)
+        small = mlquant.quantize(program, plan)
+        assert small.format == "mlprogram" and small.size_bytes < program.size_bytes and small.problems() == []

@@ -3,7 +3,8 @@
     >>> calibration = mlquant.calibrate(model, "testing_data", inputs=256)
 
 :func:`calibrate` takes a stratified, seeded sample of the data (the same share of every
-class), runs it through the reference runtime once, and accumulates for every weight layer
+class), runs it once through the reference runtime's executor of the model's format (any
+executor that keeps the observation contract of :mod:`mlquant.runtime._observing`), and accumulates for every weight layer
 ``sum x``, ``sum x^2`` and, within a memory budget, ``sum x x^T`` over the rows its weight
 meets, one batch at a time, so memory does not grow with the number of inputs. Results are
 cached by content (the model's weights, the sampled files' bytes and the settings) as ``.npz``
@@ -55,7 +56,11 @@ def calibrate(
     memory: int = DEFAULT_MEMORY,
     cache: str | os.PathLike[str] | None = None,
 ) -> Calibration:
-    """Measure what every convolution and inner-product weight of ``model`` multiplies, on sample data.
+    """Measure what every convolution and dense weight of ``model`` multiplies, on sample data.
+
+    NeuralNetwork ``convolution`` and ``innerProduct`` layers, ML Program ``conv`` and ``linear``
+    operations (and ``matmul`` with a constant transposed ``y``) are observed; an ML Program is
+    computed in float32 whatever its precision.
 
     Args:
         model: The float model (a NeuralNetwork model or an ML Program), or its path.
