@@ -3,7 +3,8 @@
     >>> calibration = mlquant.calibrate(model, "testing_data", inputs=256)
 
 :func:`calibrate` takes a stratified, seeded sample of the data (the same share of every
-class), runs it through the reference runtime once, and accumulates for every weight layer
+class), runs it once through the reference runtime's executor of the model's format (any
+executor that keeps the observation contract of :mod:`mlquant.runtime._observing`), and accumulates for every weight layer
 ``sum x``, ``sum x^2`` and, within a memory budget, ``sum x x^T`` over the rows its weight
 meets, one batch at a time, so memory does not grow with the number of inputs. Results are
 cached by content (the model's weights, the sampled files' bytes and the settings) as ``.npz``
@@ -18,8 +19,9 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -32,6 +34,9 @@ from ..evaluate import ImageFolder, Preprocessing, data_fingerprint
 from ..evaluate.signature import signature
 from ..formats import Model, WeightInfo, load
 from .statistics import Calibration, InputStatistics
+
+if TYPE_CHECKING:
+    from ..runtime._observing import Observed, Observing
 
 __all__ = ["DEFAULT_MEMORY", "calibrate"]
 
@@ -51,10 +56,14 @@ def calibrate(
     memory: int = DEFAULT_MEMORY,
     cache: str | os.PathLike[str] | None = None,
 ) -> Calibration:
-    """Measure what every convolution and inner-product weight of ``model`` multiplies, on sample data.
+    """Measure what every convolution and dense weight of ``model`` multiplies, on sample data.
+
+    NeuralNetwork ``convolution`` and ``innerProduct`` layers, ML Program ``conv`` and ``linear``
+    operations (and ``matmul`` with a constant transposed ``y``) are observed; an ML Program is
+    computed in float32 whatever its precision.
 
     Args:
-        model: The float model (a NeuralNetwork model today), or its path.
+        model: The float model (a NeuralNetwork model or an ML Program), or its path.
         data: Labelled class folders (or a flat folder) of the model's inputs; pass the part
             of the data you will not judge the quantized model on.
         inputs: About how many inputs to run: the same share of every class (rounded per
@@ -73,6 +82,7 @@ def calibrate(
     Raises:
         SettingsError: ``inputs``, ``batch_size`` or ``memory`` out of range.
         DataError: The data cannot be used.
+        UnsupportedModelError: A model format the reference runtime cannot observe.
         UnsupportedLayerError: The reference runtime cannot run a layer of the model.
     """
     for name, value, low in (("inputs", inputs, 1), ("batch_size", batch_size, 1), ("memory", memory, 0)):
@@ -94,7 +104,7 @@ def calibrate(
         if stored is not None:
             return stored
     started = time.perf_counter()
-    network = _observing_network(model)
+    network = _observing(model)
     target = signature(model).input
     batch = sample.batch(target, preprocessing)
     pairs = _pairs(model, network.observed)
@@ -113,21 +123,37 @@ def calibrate(
     return result
 
 
-def _observing_network(model: Model) -> Any:
-    """An executor of ``model`` with ``observe(feeds, observer)`` and ``observed`` (see :class:`~mlquant.runtime.Network`).
-
-    Raises:
-        UnsupportedModelError: No runtime of ``model``'s format can observe its layers yet.
-    """
-    if model.format != "neuralnetwork":
-        msg = f"calibration runs NeuralNetwork models today (this model is a {model.format} model)"
-        raise UnsupportedModelError(msg)
+def _network(model: Model) -> Observing:
     from ..runtime import Network
 
     return Network(model)
 
 
-def _pairs(model: Model, observed: dict[str, Any]) -> dict[str, tuple[WeightInfo, tuple[int, int]]]:
+def _program(model: Model) -> Observing:
+    from ..runtime import MILProgram
+
+    return MILProgram(model, precision="float32")
+
+
+#: The executor that observes each format's weight layers, by :attr:`Model.format`. Both compute
+#: in float32 (an fp16 ML Program's activations are not rounded to half precision here).
+_OBSERVERS: dict[str, Callable[[Model], Observing]] = {"neuralnetwork": _network, "mlprogram": _program}
+
+
+def _observing(model: Model) -> Observing:
+    """An executor of ``model`` that shows each weight layer's inputs (see :mod:`mlquant.runtime._observing`).
+
+    Raises:
+        UnsupportedModelError: No runtime of ``model``'s format can observe its layers.
+    """
+    make = _OBSERVERS.get(model.format)
+    if make is None:
+        msg = f"calibration runs {' and '.join(sorted(_OBSERVERS))} models (this model is a {model.format} model)"
+        raise UnsupportedModelError(msg)
+    return make(model)
+
+
+def _pairs(model: Model, observed: Mapping[str, Observed]) -> dict[str, tuple[WeightInfo, tuple[int, int]]]:
     """Layer name to its main weight and ``(groups, depth)``, for the layers the runtime observes."""
     pairs = {}
     for weight in model.weights:

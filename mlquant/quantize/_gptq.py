@@ -17,7 +17,9 @@ keeps round-to-nearest.
 
 The grid is whatever the storage can represent, fixed before rounding: a look-up table shared
 by the rows (:class:`Table`), one per row or group of rows (:class:`RowTables`, for grouped-channel
-tables), or an affine grid per row (:class:`Affine`).
+tables), an affine grid per row (:class:`Affine`, NeuralNetwork's ``scale * q + bias``), or an
+integer grid per value (:class:`IntegerGrid`, ML Program's ``scale * (q - zero_point)`` per tensor,
+channel or block of input values, its parameters spread over the values they cover).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Affine", "Grid", "RowTables", "Table", "compensated"]
+__all__ = ["Affine", "Grid", "IntegerGrid", "RowTables", "Table", "compensated"]
 
 _BLOCK = 128  # columns per block of lazy updates
 _RETRIES = 4  # tenfold damping increases tried before giving up
@@ -38,8 +40,8 @@ class Grid(abc.ABC):
     """The values a row's weights can take, and the nearest of them to any value."""
 
     @abc.abstractmethod
-    def nearest(self, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(indices, represented values)`` nearest to ``values``, one per row of ``rows``."""
+    def nearest(self, values: np.ndarray, rows: np.ndarray, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(indices, represented values)`` nearest to ``values``, one per row of ``rows``, in input column ``column``."""
 
 
 class Table(Grid):
@@ -51,7 +53,7 @@ class Table(Grid):
         self._sorted = table[self._order]
         self._mids = 0.5 * (self._sorted[1:] + self._sorted[:-1])
 
-    def nearest(self, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, values: np.ndarray, rows: np.ndarray, column: int) -> tuple[np.ndarray, np.ndarray]:
         position = np.searchsorted(self._mids, values)
         return self._order[position], self._sorted[position]
 
@@ -62,7 +64,7 @@ class RowTables(Grid):
     def __init__(self, tables: np.ndarray) -> None:
         self._tables = np.asarray(tables, dtype=np.float64)
 
-    def nearest(self, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, values: np.ndarray, rows: np.ndarray, column: int) -> tuple[np.ndarray, np.ndarray]:
         tables = self._tables[rows]
         index = np.abs(tables - values[:, np.newaxis]).argmin(axis=1)
         return index, tables[np.arange(len(rows)), index]
@@ -76,11 +78,29 @@ class Affine(Grid):
         self._bias = np.asarray(bias, dtype=np.float64)
         self._top = levels - 1
 
-    def nearest(self, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, values: np.ndarray, rows: np.ndarray, column: int) -> tuple[np.ndarray, np.ndarray]:
         scale, bias = self._scale[rows], self._bias[rows]
         steps = np.divide(values - bias, scale, out=np.zeros_like(values), where=scale > 0)
         q = np.clip(np.rint(steps), 0, self._top)
         return q.astype(np.intp), q * scale + bias
+
+
+class IntegerGrid(Grid):
+    """``scale * (q - offset)`` for whole ``q`` in ``low .. high``, with a scale and offset for every value.
+
+    The index of a value is its integer ``q`` itself (negative for signed data).
+    """
+
+    def __init__(self, scale: np.ndarray, offset: np.ndarray, low: int, high: int) -> None:
+        self._scale = np.asarray(scale, dtype=np.float64)
+        self._offset = np.asarray(offset, dtype=np.float64)
+        self._low, self._high = low, high
+
+    def nearest(self, values: np.ndarray, rows: np.ndarray, column: int) -> tuple[np.ndarray, np.ndarray]:
+        scale, offset = self._scale[rows, column], self._offset[rows, column]
+        steps = np.divide(values, scale, out=np.zeros_like(values), where=scale > 0) + offset
+        q = np.clip(np.rint(steps), self._low, self._high)
+        return q.astype(np.intp), scale * (q - offset)
 
 
 def compensated(
@@ -136,7 +156,7 @@ def _compensated(
         errors = np.empty_like(block)
         factor = upper[start:stop, start:stop]
         for j in range(stop - start):
-            index, value = grid.nearest(block[:, j], rows)
+            index, value = grid.nearest(block[:, j], rows, int(order[start + j]))
             indices[:, start + j] = index
             error = (block[:, j] - value) / factor[j, j]
             block[:, j:] -= np.outer(error, factor[j, j:])

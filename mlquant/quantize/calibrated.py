@@ -10,9 +10,10 @@
    second moment of the input it multiplies, so that the table minimises the error the output
    sees (:class:`~mlquant.KMeansLUTQuantizer` solves the weighted 1-D k-means; a custom
    ``lut(values, importance=None)`` may use it; one without the argument is called as before).
-2. **Error-compensating rounding**: with the grid fixed (the table, or the per-channel linear
-   grid), the indices are chosen column by column in the GPTQ manner (:mod:`._gptq`), where the
-   full second-moment matrix was kept.
+2. **Error-compensating rounding**: with the grid fixed (the table or tables, the per-channel
+   linear grid, or an ML Program's integers with their scales and zero points per tensor,
+   channel or block), the indices are chosen column by column in the GPTQ manner
+   (:mod:`._gptq`), where the full second-moment matrix was kept.
 3. **Bias correction**: the layer's float bias absorbs the mean output shift (:mod:`._bias_correction`).
 
 Weights without statistics (layers the calibration does not pair with inputs: batch norms,
@@ -33,11 +34,12 @@ import numpy as np
 from ..calibrate.statistics import Calibration, InputStatistics
 from ..errors import SettingsError
 from ..formats import Model, WeightInfo
-from ..weights import GroupedLUTWeights, LinearWeights, LUTWeights, QuantizedWeights
+from ..weights import AffineWeights, GroupedLUTWeights, LinearWeights, LUTWeights, QuantizedWeights
+from ..weights.blockwise import expand_blocks
 from ._base import Affine as AffineFlavour
 from ._base import Quantizer
 from ._bias_correction import output_shift
-from ._gptq import Affine, Grid, RowTables, Table, compensated
+from ._gptq import Affine, Grid, IntegerGrid, RowTables, Table, compensated
 from .tables import TableQuantizer
 
 __all__ = ["DataAware", "corrected_biases"]
@@ -151,6 +153,11 @@ class _ForWeight(Quantizer):
 
 def _grid(form: QuantizedWeights, rows: int) -> Grid | None:
     """The values ``form`` can represent in each of ``rows`` output channels; None for other forms."""
+    if isinstance(form, AffineWeights):
+        scale = expand_blocks(form.scale, form.shape).reshape(rows, -1)
+        offset = expand_blocks(form.offset, form.shape).reshape(rows, -1)
+        half = 2 ** (form.nbits - 1)
+        return IntegerGrid(scale, offset, *((-half, half - 1) if form.signed else (0, 2 * half - 1)))
     if isinstance(form, LUTWeights) and form.table.ndim == 1:
         return Table(form.table)
     if isinstance(form, GroupedLUTWeights) and form.axis == 0:
@@ -168,9 +175,10 @@ def _compensate(
     """``form`` with its indices chosen by error-compensating rounding, group by group."""
     rows = values.shape[0]
     grid = _grid(form, rows)
-    if grid is None or not isinstance(form, (LUTWeights, GroupedLUTWeights, LinearWeights)):
+    if grid is None or not isinstance(form, (LUTWeights, GroupedLUTWeights, LinearWeights, AffineWeights)):
         return form
-    indices = np.array(form.indices).reshape(rows, -1).astype(np.intp)
+    stored = form.data if isinstance(form, AffineWeights) else form.indices
+    indices = np.array(stored).reshape(rows, -1).astype(np.intp)
     matrix = values.reshape(rows, -1)
     per_group = rows // stats.groups
     for group in range(stats.groups):
@@ -178,6 +186,8 @@ def _compensate(
         found = compensated(matrix[members], grid, members, second_moment[group], damping)
         if found is not None:  # else keep round-to-nearest for this group
             indices[members] = found
+    if isinstance(form, AffineWeights):
+        return attrs.evolve(form, data=indices.reshape(values.shape))
     return attrs.evolve(form, indices=indices.reshape(values.shape))
 
 

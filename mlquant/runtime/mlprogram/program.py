@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -10,7 +11,9 @@ import numpy as np
 from ...errors import DataError, InternalError, InvalidModelError, MlquantError, SettingsError
 from .._feeds import check_feeds
 from .._kernels.parallel import map_chunks, workers
+from .._observing import Observer
 from ._build import EXACT, Built, Step, build, caster, compute_dtype, interface, releases
+from .observe import Unfolder, unfolders, watched
 
 __all__ = ["MILProgram"]
 
@@ -71,6 +74,8 @@ class MILProgram:
         self._feed_casters = {name: caster(dtype, round_fp16) for name, (dtype, _) in self._inputs.items()}
         self.batch_reason = built.batch_reason if self._layout == "one" else None
         self._batched = self._layout == "native" or (self._layout == "one" and self.batch_reason is None)
+        #: Whether a batch has run through in one pass (checked once before :meth:`observe`).
+        self._proven = False
         declared = {o.name: (s.type, o.shape) for s in self._steps for o in s.outputs}
         #: Outputs whose items are stacked on a new axis when the program runs item by item
         #: (those not declared with a leading 1 that the items' results join along).
@@ -135,6 +140,42 @@ class MILProgram:
                 self.batch_reason = str(error)
                 self._batched = False
         return self._run_chunks(checked, batch, 1)
+
+    @property
+    def observed(self) -> dict[str, Unfolder]:
+        """The weight operations :meth:`observe` reports, by name, with their groups and depth."""
+        return unfolders(self._steps)
+
+    def observe(self, feeds: Mapping[str, np.ndarray], observer: Observer) -> dict[str, np.ndarray]:
+        """Run the program like :meth:`run`, handing each weight operation's input to ``observer`` first.
+
+        For every operation in :attr:`observed` (``conv`` and ``linear`` with constant weights,
+        ``matmul`` with a constant transposed ``y``), ``observer`` gets the operation's name and its
+        input unfolded into the rows its weight matrix meets, float32 ``(groups, rows, depth)`` in
+        the weight's column order (see :mod:`.observe`), as this executor computes it (use
+        ``precision="float32"`` for the float model's own values). It may be called from several
+        threads at once (one per chunk of the batch), and must not keep the array.
+
+        Returns:
+            What :meth:`run` returns.
+        """
+        checked = self._check(feeds)
+        batch = next(iter(checked.values())).shape[0]
+        if self._batched and self._layout == "one" and batch > 1 and not self._proven:
+            # Two items in one pass first: a program that cannot take a batch falls back to item
+            # by item now, not halfway through the observed run (which would show inputs twice).
+            try:
+                self._run_chunks({n: x[:2] for n, x in checked.items()}, 2, 2)
+                self._proven = True
+            except _NotBatchable as error:
+                self.batch_reason = str(error)
+                self._batched = False
+        watching = copy.copy(self)
+        watching._steps = watched(self._steps, unfolders(self._steps), observer)
+        try:
+            return watching.run(checked)
+        finally:
+            self._batched, self.batch_reason = watching._batched, watching.batch_reason
 
     def _run_chunks(self, checked: dict[str, np.ndarray], batch: int, size: int) -> dict[str, np.ndarray]:
         chunks = [{n: x[i : i + size] for n, x in checked.items()} for i in range(0, batch, size)]

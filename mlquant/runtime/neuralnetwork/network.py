@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from ...errors import (
 from ...formats.neuralnetwork import codec, layout
 from .._feeds import check_feeds
 from .._kernels.parallel import map_chunks
+from .._observing import Observer
 from ._base import LayerContext
 from ._io import InputPlan, OutputPlan, input_plans, output_plans
 from ._plan import mixes_batch, plan
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
     from ...formats import Model
 
 __all__ = ["Network", "Observer"]
-
-#: Receives a weight layer's name and its input unfolded to ``(groups, rows, depth)`` (see :meth:`Network.observe`).
-Observer = Callable[[str, np.ndarray], None]
 
 #: Feed bytes per chunk: a batch runs through the whole network a few items at a time, so each
 #: layer's output is still in cache when the next layer reads it.

@@ -9,8 +9,9 @@ layer's input, unfolded, gives the columns that matrix meets:
   values in the weight's ``(channel, row, column)`` order, per group of ``G`` groups, with the
   layer's own padding (zeros), stride and dilation.
 
-:class:`Unfolder` does this for one layer; :class:`~mlquant.runtime.Network` hands each to a
-callback during :meth:`~mlquant.runtime.Network.observe`, leaving its plain runs untouched.
+:class:`Unfolder` does this for one layer (the patches come from the kernel both executors
+share, :mod:`mlquant.runtime._kernels.patches`); :class:`~mlquant.runtime.Network` hands each to
+a callback during :meth:`~mlquant.runtime.Network.observe`, leaving its plain runs untouched.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from .._kernels.conv import ConvShape, _unfold
+from .._kernels.conv import ConvShape
 from .._kernels.geometry import pad
+from .._kernels.patches import patches
 from ._base import LayerContext, pair, to_nhwc
 from ._geometry import window
 
@@ -51,18 +53,11 @@ class Unfolder:
         if self.shape is None:
             return np.ascontiguousarray(x, dtype=np.float32).reshape(1, -1, self.depth)
         (kh, kw), (dh, dw), stride = self.shape.kernel, self.shape.dilation, self.shape.stride
-        s, b, c, h, w = x.shape
+        h, w = x.shape[3:]
         effective = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
         where = f"layer '{self.layer}' (convolution)"
         win = window(self.kind if self.kind != "none" else None, self.padding, (h, w), effective, stride, where)
-        padded = pad(to_nhwc(x), win, 0.0)
-        rows = s * b * win.out_h * win.out_w
-        cols = np.empty((rows, kh * kw * c), dtype=np.float32)
-        _unfold(padded, (0, s * b, 0, win.out_h), self.shape, win.out_w, cols)
-        per_group = c // self.groups
-        # (rows, KH, KW, G, C/G) -> (G, rows, C/G, KH, KW): the weight's (channel, row, column) order
-        grouped = cols.reshape(rows, kh, kw, self.groups, per_group).transpose(3, 0, 4, 1, 2)
-        return np.ascontiguousarray(grouped).reshape(self.groups, rows, self.depth)
+        return patches(pad(to_nhwc(x), win, 0.0), win, self.shape, self.groups)
 
 
 def unfolder(ctx: LayerContext) -> Unfolder | None:
