@@ -40,10 +40,12 @@ from ..evaluate.shards import Scan, Shard, predict_shard, scan_shard, shard_boun
 from ..evaluate.signature import signature
 from ..formats import Model
 
-__all__ = ["RETRIES", "SHARD_BATCHES", "LocalRuns", "ShardedRuns", "make_runs"]
+__all__ = ["MAX_SHARDS", "RETRIES", "SHARD_BATCHES", "LocalRuns", "ShardedRuns", "make_runs"]
 
-#: Batches per shard: big enough that sending the model is a small part of a task.
+#: Batches per shard at least: big enough that sending the model is a small part of a task.
 SHARD_BATCHES = 4
+#: Shards per model at most: larger data gets larger shards, so a model travels at most this often.
+MAX_SHARDS = 64
 #: How many more times a shard that failed on a worker is sent (per shard).
 RETRIES = 2
 #: How many times the sweep rebuilds a process pool of its own that broke.
@@ -121,7 +123,8 @@ class ShardedRuns:
         runner: The sweep's evaluator and cache; only this object reads and writes the cache.
         executor: Any :class:`concurrent.futures.Executor`, or a number of local processes to
             start (a process pool that this object owns, rebuilds if it breaks, and shuts down).
-        shard_batches: Batches of the evaluator's size per shard.
+        shard_batches: Batches of the evaluator's size per shard, at least (more when a model's
+            shards would otherwise number more than :data:`MAX_SHARDS`).
         retries: Further attempts for a shard that failed on a worker (on a pool it does not own).
 
     Raises:
@@ -165,7 +168,7 @@ class ShardedRuns:
         evaluator = self.runner.evaluator
         samples, skipped = self._layout(model)
         assembly = evaluator.assembly(model, samples, skipped, reference=reference, name=name)
-        bounds = shard_bounds(len(samples), evaluator.batch_size, self.shard_batches)
+        bounds = self._bounds(len(samples))
         job = _Job(assembly, bounds, evaluator.batch_size, stop, self.runner.report)
         self._jobs[fingerprint] = job
         data = model.to_bytes()
@@ -214,7 +217,7 @@ class ShardedRuns:
             data = evaluator.data
             data.check_target(target)
             failed: dict[int, str] = {}
-            bounds = shard_bounds(len(data.samples), evaluator.batch_size, self.shard_batches)
+            bounds = self._bounds(len(data.samples))
             pending = set(range(len(bounds)))
 
             def scanned(index: int, value: dict[int, str]) -> None:
@@ -228,6 +231,11 @@ class ShardedRuns:
             self._until(lambda: not pending)
             self._layouts[key] = data.usable(failed)
         return self._layouts[key]
+
+    def _bounds(self, total: int) -> list[tuple[int, int]]:
+        size = self.runner.evaluator.batch_size
+        batches = max(self.shard_batches, -(-total // (size * MAX_SHARDS)))
+        return shard_bounds(total, size, batches)
 
     def _send(self, task: _Task) -> None:
         while True:
