@@ -7,12 +7,13 @@ finish in, when a worker dies halfway, and when a sweep is interrupted and resum
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import shutil
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -75,14 +76,29 @@ class Flaky(Executor):
         self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
+class Recording(ReferenceBackend):
+    """The reference runtime, noting every batch it is given (model file and input bytes)."""
+
+    calls: ClassVar[list[tuple[str, str]]] = []
+
+    def predict(self, model, inputs):  # type: ignore[no-untyped-def]
+        Recording.calls.append((model.fingerprint(), hashlib.sha256(inputs.tobytes()).hexdigest()))
+        return super().predict(model, inputs)
+
+
 @pytest.fixture(scope="module")
 def small(demo, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six digits of each class from the demo's held-out images: 60 inputs."""
+    """Six digits of each class from the demo's held-out images (60 inputs), and a damaged image early on.
+
+    The damaged file is skipped, so the usable inputs are not the folder's files: shards must
+    follow the serial run's batches over the usable ones.
+    """
     root = tmp_path_factory.mktemp("small")
     for folder in sorted(demo.data.iterdir()):
         (root / folder.name).mkdir()
         for image in sorted(folder.iterdir())[:6]:
             shutil.copy(image, root / folder.name / image.name)
+    (root / "3" / "damaged.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
     return root
 
 
@@ -160,6 +176,21 @@ class TestThreads:
         with ThreadPoolExecutor(2) as pool:
             for fast in (False, True):
                 assert_same(run(demo, small, tmp_path / str(fast), fast=fast, executor=pool), serial[fast])
+
+    def test_every_backend_call_sees_a_serial_batch(self, demo, small: Path, tmp_path: Path) -> None:
+        """Each model is run on exactly the batches a serial sweep runs it on, byte for byte."""
+        Recording.calls.clear()
+        run(demo, small, tmp_path / "serial", backend=Recording())
+        serial_calls = sorted(Recording.calls)
+        Recording.calls.clear()
+        with ThreadPoolExecutor(2) as pool:
+            run(demo, small, tmp_path / "threads", backend=Recording(), executor=pool)
+        assert sorted(Recording.calls) == serial_calls and len(serial_calls) == 6 * 15
+
+    def test_the_damaged_image_is_skipped_as_in_serial(self, serial) -> None:
+        """The oracle holds the damaged file among its skipped ones, and 60 usable inputs."""
+        baseline = serial[False].baseline
+        assert [s.path.name for s in baseline.skipped] == ["damaged.png"] and len(baseline.files) == 60
 
     def test_fast_mode_stops_where_serial_stops(self, serial) -> None:
         """The oracle itself: fast mode stops some candidates early and skips others, so the comparison means something."""

@@ -291,7 +291,8 @@ class ShardedRuns:
             raise WorkerError(msg) from error
         self._rebuilds += 1
         if self._rebuilds > _REBUILDS:
-            msg = f"the sweep's worker processes died {self._rebuilds} times; last: {error}"
+            msg = (f"the sweep's worker processes died {self._rebuilds} times; last: {error} (a script that "
+                   "starts worker processes must do so under `if __name__ == \"__main__\":`)")
             raise WorkerError(msg) from error
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.executor = self._new_pool()
