@@ -11,7 +11,7 @@ varying one thing at a time around a middle point of 350 images, 4 candidates, 1
 Each run's wall time is split, from the sweep's progress reports, into quantizing, the float
 model's evaluation and the candidates'. A least-squares fit of the runs on workers gives
 
-    time = startup + per_candidate * candidates + per_image * images * (candidates + 1) / workers
+    time = quantizing + startup + per_candidate * candidates + per_image * images * (candidates + 1) / workers
 
 fitted on the one-worker runs (a worker here is one process; the reference runtime in it runs a
 batch's images on both cores), and the fit predicts a sweep of the default grid (25 candidates)
@@ -72,11 +72,23 @@ def timed_sweep(model: mlquant.Model, data: Path, candidates: int, workers: int)
 
 
 def fit(rows: list[tuple[int, int, int, dict[str, float]]]) -> np.ndarray:
-    """Least squares of the one-worker runs' total time on (1, candidates, images * (candidates + 1))."""
+    """Non-negative least squares of the one-worker runs' time but quantizing on (1, candidates, images * (candidates + 1))."""
+    from scipy.optimize import nnls
+
     used = [row for row in rows if row[2] == 1]
     design = np.array([[1.0, c, n * (c + 1)] for n, c, _, _ in used])
-    seconds = np.array([t["total"] for *_, t in used])
-    return np.linalg.lstsq(design, seconds, rcond=None)[0]
+    seconds = np.array([t["total"] - t["quantize"] for *_, t in used])
+    return nnls(design, seconds)[0]
+
+
+def default_grid_quantizing(model: mlquant.Model) -> float:
+    """Seconds to make the default grid's candidates (the driver does this alone, before any evaluation)."""
+    from mlquant.workflow.sweep import default_grid
+
+    start = time.perf_counter()
+    for entry in default_grid(model=model):
+        mlquant.quantize(model, entry.quantizer)
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -99,12 +111,14 @@ def main() -> None:
             print(f"{images:>6} {candidates:>5} {workers or 'serial':>7} {best['total']:>8.2f} {best['quantize']:>8.2f} "
                   f"{best['float']:>7.2f} {best['candidates']:>8.2f} {per_image:>15.2f}", flush=True)
     startup, per_candidate, per_image = fit(rows)
-    print(f"\nfit over the one-worker runs: time = {startup:.2f} s + {per_candidate:.3f} s x candidates "
+    print(f"\nfit over the one-worker runs: time = quantizing + {startup:.2f} s + {per_candidate:.3f} s x candidates "
           f"+ {1000 * per_image:.2f} ms x images x (candidates + 1) / workers")
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    quantizing = default_grid_quantizing(model)
     images, candidates, workers = PREDICT
+    print(f"quantizing the default grid ({candidates} candidates) on the driver: {quantizing:.1f} s")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for w in workers:
-        seconds = startup + per_candidate * candidates + per_image * images * (candidates + 1) / w
+        seconds = quantizing + startup + per_candidate * candidates + per_image * images * (candidates + 1) / w
         print(f"predicted: {images:,} images, {candidates} candidates, {w} workers: {seconds / 60:.1f} min")
 
 
