@@ -8,10 +8,11 @@ finish in, when a worker dies halfway, and when a sweep is interrupted and resum
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import pickle
 import shutil
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -221,19 +222,21 @@ class TestRetries:
 
 
 class TestProcesses:
-    def test_same_files_as_serial(self, demo, small: Path, serial, tmp_path: Path) -> None:
-        """Two local processes give the serial results, with and without fast."""
+    def test_same_files_as_serial(self, demo, small: Path, serial, processes, tmp_path: Path) -> None:
+        """A caller's pool of two processes gives the serial results, with and without fast."""
         for fast in (False, True):
-            assert_same(run(demo, small, tmp_path / str(fast), fast=fast, executor=2), serial[fast])
+            assert_same(run(demo, small, tmp_path / str(fast), fast=fast, executor=processes), serial[fast])
 
     def test_a_killed_worker_loses_nothing(self, demo, small: Path, serial, tmp_path: Path) -> None:
-        """A worker process that dies mid-sweep is replaced, its tasks run again, and the results are the serial ones."""
+        """A worker process of the sweep's own pool that dies mid-sweep is replaced, its tasks run again, and the
+        results are the serial ones."""
         marker = tmp_path / "killed"
         result = run(demo, small, tmp_path / "s", executor=2, backend=KillOnce(marker))
         assert marker.is_file()
         assert_same(result, serial[False])
 
-    def test_an_interrupted_sweep_resumes_from_the_cache(self, demo, small: Path, serial, tmp_path: Path) -> None:
+    def test_an_interrupted_sweep_resumes_from_the_cache(self, demo, small: Path, serial, processes,
+                                                         tmp_path: Path) -> None:
         """A sweep stopped after two candidates resumes on workers from its cache and ends with the serial files."""
 
         class Stop(Exception):
@@ -245,11 +248,18 @@ class TestProcesses:
 
         out = tmp_path / "s"
         with pytest.raises(Stop):
-            run(demo, small, out, executor=2, progress=stop_after_two)
+            run(demo, small, out, executor=processes, progress=stop_after_two)
         assert len(list((out / ".cache").iterdir())) >= 3  # the float model and two candidates
-        again = run(demo, small, out, executor=2)
+        again = run(demo, small, out, executor=processes)
         assert again.reused >= 3
         assert files(out) == files(serial[False].out_dir)
+
+
+@pytest.fixture(scope="module")
+def processes():  # type: ignore[no-untyped-def]
+    """Two spawned worker processes, shared by the tests that do not kill one."""
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@
 * :mod:`.signature`: what a model takes and gives;
 * :mod:`.backends`: what turns inputs into scores (the reference runtime, Core ML);
 * :mod:`.evaluator`: :class:`Evaluator` and the :class:`Evaluation` it returns;
-* :mod:`.cache`: evaluations cached by content; :mod:`.results`: CSV and JSON files.
+* :mod:`.cache`: evaluations cached by content; :mod:`.results`: CSV and JSON files;
+* :mod:`.shards`: evaluation cut into tasks that other processes run.
 """
 
 from .backends import Backend, CoreMLBackend, ReferenceBackend, default_backend
