@@ -30,6 +30,7 @@ from .errors import (
     SettingsError,
     UnsupportedLayerError,
     UnsupportedModelError,
+    WorkerError,
 )
 from .evaluate import (
     Backend,
@@ -126,6 +127,7 @@ __all__ = [
     "UnsupportedLayerError",
     "UnsupportedModelError",
     "WeightInfo",
+    "WorkerError",
     "calibrate",
     "convert",
     "default_backend",

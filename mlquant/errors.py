@@ -15,6 +15,7 @@ reports, and each also inherits the builtin exception a Python programmer would 
     ├── OutputError               (OSError)            an output file that cannot be written
     ├── DataError                 (ValueError)         image folders and inputs that cannot be used
     ├── ContractError             (AssertionError)     a quantizer that breaks mlquant's quantizer contract
+    ├── WorkerError               (RuntimeError)       work that failed on an executor's workers every time it was tried
     └── InternalError             (RuntimeError)       a failure inside mlquant itself: a bug to report
 
 :class:`MlquantWarning` (a ``UserWarning``) carries notes about what mlquant did on purpose.
@@ -39,6 +40,7 @@ __all__ = [
     "SettingsError",
     "UnsupportedLayerError",
     "UnsupportedModelError",
+    "WorkerError",
 ]
 
 
@@ -84,6 +86,13 @@ class DataError(MlquantError, ValueError):
 
 class ContractError(MlquantError, AssertionError):
     """A quantizer breaks the contract every mlquant quantizer keeps (see :mod:`mlquant.testing`)."""
+
+
+class WorkerError(MlquantError, RuntimeError):
+    """Work sent to an executor's workers failed (a worker died, the executor broke) every time it was tried.
+
+    The message says what the work was and how often it was tried; the last failure is its ``__cause__``.
+    """
 
 
 class MlquantWarning(UserWarning):

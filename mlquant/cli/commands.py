@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 
 import attrs
@@ -266,15 +267,41 @@ def run_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(f"{Path(args.model).stem}-sweep")
     check_output(out, folder=True, data=[args.data], inputs=[args.model], what="--out")
     grid = _grid(args)
-    with _resumable(out, bar, cached=not args.no_cache):
+    with _resumable(out, bar, cached=not args.no_cache), _executor(args.workers, args.scheduler) as executor:
         result = sweep(
             args.model, _data(args), out_dir=out, grid=grid, selector=_selector(args),
             select=selector_of(args), backend=_backend(args), preprocessing=_preprocessing(args),
             batch_size=args.batch_size, fast=args.fast, cache=not args.no_cache, mixed=args.mixed, progress=bar,
             make_non_updatable=args.make_non_updatable, target=args.target, data_aware=args.data_aware,
-            calibration_data=args.calibration_data,
+            calibration_data=args.calibration_data, executor=executor,
         )
     return _finish(result, args.json, out)
+
+
+@contextlib.contextmanager
+def _executor(workers: int | None, scheduler: str | None) -> Iterator[Executor | int | None]:
+    """``--workers N``: that many local processes (the sweep makes and owns the pool);
+    ``--scheduler ADDRESS``: a Dask cluster's executor, connected for the sweep only."""
+    if workers is not None and workers < 1:
+        msg = f"--workers must be at least 1 (got {workers})"
+        raise SettingsError(msg)
+    if scheduler is None:
+        yield workers
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        msg = "--scheduler needs Dask's distributed scheduler: pip install 'mlquant[distributed]'"
+        raise SettingsError(msg) from None
+    try:
+        client = Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError) as error:
+        msg = f"--scheduler: cannot reach a Dask scheduler at {scheduler} ({error})"
+        raise SettingsError(msg) from None
+    try:
+        yield client.get_executor(pure=False)
+    finally:
+        client.close()
 
 
 @contextlib.contextmanager

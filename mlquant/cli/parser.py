@@ -201,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "--calibration-data); candidates are then judged on the other half")
     sweep.add_argument("--calibration-data", metavar="DIR",
                        help="with --data-aware: calibrate on this folder and judge on all of --data")
+    where = sweep.add_argument_group("where candidates are evaluated").add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="evaluate on N local processes, one shard of the data per task (same results)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="evaluate on a running Dask distributed cluster, e.g. tcp://host:8786 (needs "
+                            "mlquant[distributed]; the workers must see --data at the same path)")
     _target_option(sweep)
     _tolerance_options(sweep)
     _evaluation_options(sweep)

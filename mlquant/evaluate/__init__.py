@@ -5,7 +5,8 @@
 * :mod:`.backends`: what turns inputs into scores (the reference runtime, Core ML);
   :mod:`.onnx_backend`: the same model translated to ONNX and run by onnxruntime;
 * :mod:`.evaluator`: :class:`Evaluator` and the :class:`Evaluation` it returns;
-* :mod:`.cache`: evaluations cached by content; :mod:`.results`: CSV and JSON files.
+* :mod:`.cache`: evaluations cached by content; :mod:`.results`: CSV and JSON files;
+* :mod:`.shards`: evaluation cut into tasks that other processes run.
 """
 
 from .backends import Backend, CoreMLBackend, ReferenceBackend, default_backend

@@ -10,6 +10,9 @@ with mlquant:
 * :class:`CoreMLBackend`: Core ML itself through coremltools' ``MLModel.predict``; macOS only,
   and the default there.
 
+Backends are pickled to run in other processes (a sweep with an executor): keep settings in
+attributes and drop anything compiled in ``__getstate__``, as the built-in ones do.
+
 A test double is a few lines::
 
     class Always(mlquant.Backend):
@@ -101,6 +104,10 @@ class ReferenceBackend(Backend):
     def __repr__(self) -> str:
         return f"ReferenceBackend(precision={self.precision!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings only: the compiled executor is rebuilt where the backend lands."""
+        return {**self.__dict__, "_compiled": None}
+
     def prepare(self, model: Model) -> None:
         """Build the executor for ``model`` now, so an unsupported layer fails before any input is read."""
         self._executor(model)
@@ -151,6 +158,10 @@ class CoreMLBackend(Backend):
 
     def __repr__(self) -> str:
         return f"CoreMLBackend(compute_units={self.compute_units!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings only: the compiled Core ML model is rebuilt where the backend lands."""
+        return {**self.__dict__, "_loaded": None}
 
     def prepare(self, model: Model) -> None:
         """Compile ``model`` with Core ML now, so a model Core ML refuses fails before any input is read."""

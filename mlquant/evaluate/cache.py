@@ -125,17 +125,40 @@ class CachingEvaluator:
             fingerprint: ``model.content_fingerprint()``, if already known.
         """
         fingerprint = fingerprint or model.content_fingerprint()
-        key = self.store.key(fingerprint, self.data_key, self.evaluator.setup) if self.store.folder else ""
+        known = self.lookup(model, name, partial=stop is not None, fingerprint=fingerprint)
+        if known is not None:
+            return known
+        self.evaluator.progress = self.report
+        result = self.evaluator.evaluate(model, reference=reference, name=name, stop=stop)
+        self.remember(fingerprint, result)
+        return result
+
+    def lookup(self, model: Model, name: str, *, partial: bool, fingerprint: str, count: bool = True) -> Evaluation | None:
+        """The evaluation of a model identical to ``model``, from this run or the cache, if there is one.
+
+        Args:
+            model: The model.
+            name: Its name in the result.
+            partial: Accept an evaluation that stopped early (when stopping early too).
+            fingerprint: ``model.content_fingerprint()``.
+            count: Count an evaluation taken from the cache in :attr:`reused` (not when only peeking).
+        """
+        key = self._key(fingerprint)
         known = self.seen.get(fingerprint)
         stored = None if known is not None or not key else self.store.get(key)
         known = known or stored
-        if known is not None and (known.complete or stop is not None):
-            self.reused += stored is not None
-            return attrs.evolve(known, name=name, size_bytes=model.size_bytes)
-        self.evaluator.progress = self.report
-        result = self.evaluator.evaluate(model, reference=reference, name=name, stop=stop)
+        if known is None or not (known.complete or partial):
+            return None
+        self.reused += count and stored is not None
+        return attrs.evolve(known, name=name, size_bytes=model.size_bytes)
+
+    def remember(self, fingerprint: str, result: Evaluation) -> None:
+        """Keep a new evaluation of the model with ``fingerprint`` for this run and in the cache, and count its inputs."""
         self.spent += len(result.files)
         self.seen[fingerprint] = result
+        key = self._key(fingerprint)
         if key:
             self.store.put(key, result)
-        return result
+
+    def _key(self, fingerprint: str) -> str:
+        return self.store.key(fingerprint, self.data_key, self.evaluator.setup) if self.store.folder else ""

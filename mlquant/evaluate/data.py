@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from ..errors import DataError
 from .preprocess import Preprocessing, UnusableImage, load_image, to_pixels
 from .signature import ArrayInput, ImageInput
 
-__all__ = ["Batch", "ImageFolder", "Sample", "Skipped", "resolve_labels"]
+__all__ = ["Batch", "ImageFolder", "Sample", "Skipped", "decode_input", "resolve_labels"]
 
 
 @attrs.frozen
@@ -161,35 +161,65 @@ class ImageFolder:
         return self._cache[key]
 
     def _decode(self, target: ImageInput | ArrayInput, options: Preprocessing) -> Batch:
-        if isinstance(target, ArrayInput):
-            arrays = [s for s in self.samples if s.path.suffix.lower() == ".npy"]
-            if not arrays:
-                msg = (
-                    f"the model's input {target.name!r} is a multi-array of shape {target.shape}; "
-                    f"{self.root} holds no .npy files to feed it"
-                )
-                raise DataError(msg)
-            decode = lambda sample: _load_array(sample.path, target.shape)
-        else:
-            decode = lambda sample: to_pixels(load_image(sample.path, options), target, options)
+        self.check_target(target)
         with ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(lambda sample: _attempt(decode, sample), self.samples))
-        kept = [(s, r) for s, r in zip(self.samples, results) if not isinstance(r, Skipped)]
-        failed = [r for r in results if isinstance(r, Skipped)]
-        if self.strict:
-            _refuse(failed)
-        if not kept:
-            msg = f"none of the {len(self.samples)} files in {self.root} is a usable input ({failed[0].reason}, ...)"
+            results = list(pool.map(lambda sample: _attempt(sample.path, target, options), self.samples))
+        samples, skipped = self.usable({i: r.reason for i, r in enumerate(results) if isinstance(r, Skipped)})
+        inputs = np.stack([r for r in results if not isinstance(r, Skipped)])
+        return Batch(inputs, samples, skipped)
+
+    def check_target(self, target: ImageInput | ArrayInput) -> None:
+        """Check, before decoding, that the folder can feed ``target`` at all.
+
+        Raises:
+            DataError: A multi-array input and no ``.npy`` file.
+        """
+        if isinstance(target, ArrayInput) and not any(s.path.suffix.lower() == ".npy" for s in self.samples):
+            msg = (
+                f"the model's input {target.name!r} is a multi-array of shape {target.shape}; "
+                f"{self.root} holds no .npy files to feed it"
+            )
             raise DataError(msg)
-        inputs = np.stack([r for _, r in kept])
-        return Batch(inputs, tuple(s for s, _ in kept), self.skipped + tuple(failed))
+
+    def usable(self, failed: Mapping[int, str]) -> tuple[tuple[Sample, ...], tuple[Skipped, ...]]:
+        """The samples that decoded, and every file left out, given why the others did not.
+
+        Args:
+            failed: The reason each sample that could not be decoded failed, by its index in
+                :attr:`samples`.
+
+        Returns:
+            The usable samples in order, and the scan's skipped files followed by the failed ones.
+
+        Raises:
+            DataError: Nothing is usable, or (strict mode) something failed.
+        """
+        gone = tuple(Skipped(self.samples[i].path, failed[i]) for i in sorted(failed))
+        if self.strict:
+            _refuse(gone)
+        kept = tuple(s for i, s in enumerate(self.samples) if i not in failed)
+        if not kept:
+            msg = f"none of the {len(self.samples)} files in {self.root} is a usable input ({gone[0].reason}, ...)"
+            raise DataError(msg)
+        return kept, self.skipped + gone
 
 
-def _attempt(decode: Callable[[Sample], np.ndarray], sample: Sample) -> np.ndarray | Skipped:
+def decode_input(path: Path, target: ImageInput | ArrayInput, options: Preprocessing) -> np.ndarray:
+    """One input file as ``target`` takes it: preprocessed ``uint8`` pixels, or a ``float32`` array.
+
+    Raises:
+        UnusableImage: The file cannot be read, decoded or shaped for ``target``.
+    """
+    if isinstance(target, ArrayInput):
+        return _load_array(path, target.shape)
+    return to_pixels(load_image(path, options), target, options)
+
+
+def _attempt(path: Path, target: ImageInput | ArrayInput, options: Preprocessing) -> np.ndarray | Skipped:
     try:
-        return decode(sample)
+        return decode_input(path, target, options)
     except UnusableImage as error:
-        return Skipped(sample.path, str(error))
+        return Skipped(path, str(error))
 
 
 def _load_array(path: Path, shape: tuple[int, ...]) -> np.ndarray:

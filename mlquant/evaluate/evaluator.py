@@ -14,7 +14,7 @@ measured (backend, preprocessing, data). CSV and JSON reading and writing live i
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -25,11 +25,11 @@ from .._version import __version__
 from ..errors import DataError, SettingsError
 from ..formats import Model
 from .backends import Backend, default_backend
-from .data import Batch, ImageFolder, Skipped, resolve_labels
+from .data import Batch, ImageFolder, Sample, Skipped, resolve_labels
 from .preprocess import Preprocessing
 from .signature import ImageInput, signature
 
-__all__ = ["Confusion", "Evaluation", "Evaluator"]
+__all__ = ["Assembly", "Confusion", "Evaluation", "Evaluator", "rank"]
 
 
 
@@ -225,55 +225,59 @@ class Evaluator:
                 not a classifier, inputs the model cannot take.
             UnsupportedLayerError: The backend cannot run a layer (before any input is read).
         """
+        self._labels(model)
+        self.backend.prepare(model)
+        batch = self.data.batch(signature(model).input, self.preprocessing)
+        filling = self.assembly(model, batch.samples, batch.skipped, reference=reference, name=name)
+        total = len(filling.files)
+        for start in range(0, total, self.batch_size):
+            chunk = batch.inputs[start : start + self.batch_size]
+            done = start + len(chunk)
+            filling.fill(start, *rank(self.backend.predict(model, chunk), filling.width))
+            if self.progress is not None:
+                self.progress(f"evaluating {filling.name}", done, total)
+            if stop is not None and done < total and stop(filling.result(done, complete=False)):
+                return filling.result(done, complete=False)
+        return filling.result(total, complete=True)
+
+    def assembly(
+        self,
+        model: Model,
+        samples: Sequence[Sample],
+        skipped: tuple[Skipped, ...],
+        *,
+        reference: Evaluation | None = None,
+        name: str | None = None,
+    ) -> Assembly:
+        """An empty evaluation of ``model`` on ``samples`` (the usable inputs, in order), to fill in.
+
+        :meth:`evaluate` fills one batch at a time; a sweep on an executor fills it with what
+        its workers return, shard by shard, and gets the same :class:`Evaluation`.
+
+        Raises:
+            DataError: Class folders that match no label, labelled data for a model that is
+                not a classifier, a reference that did not see these inputs.
+        """
+        labels, mapping = self._labels(model)
+        files = tuple(str(s.path.relative_to(self.data.root)) for s in samples)
+        truth = np.array([mapping[str(s.folder)] for s in samples]) if mapping else None
+        width = min(5, len(labels)) if labels else 5
+        classes = tuple(labels[i] for i in sorted(set(mapping.values()))) if labels else ()
+        return Assembly(
+            name=name or model.name, size_bytes=model.size_bytes, labels=labels or tuple(str(i) for i in range(width)),
+            classes=classes, files=files, truth=truth, reference=_aligned_reference(reference, files),
+            skipped=skipped, measured=self._measured(signature(model).input), width=width,
+        )
+
+    def _labels(self, model: Model) -> tuple[tuple[str, ...] | None, dict[str, int]]:
         sig = signature(model)
         labels = tuple(str(label) for label in sig.labels) if sig.labels is not None else None
-        mapping: dict[str, int] = {}
-        if self.data.labelled:
-            if labels is None:
-                msg = "labelled class folders need a classifier; this model has no class labels (use an unlabelled folder and a reference)"
-                raise DataError(msg)
-            mapping = resolve_labels(self.data.folders, labels, self.data.label_map)
-        self.backend.prepare(model)
-        batch = self.data.batch(sig.input, self.preprocessing)
-        truth = np.array([mapping[str(s.folder)] for s in batch.samples]) if mapping else None
-        files = tuple(str(s.path.relative_to(self.data.root)) for s in batch.samples)
-        aligned = _aligned_reference(reference, files)
-        width = min(5, len(labels)) if labels else 5
-        top5 = np.zeros((len(files), width), dtype=np.int32)
-        confidence = np.zeros(len(files), dtype=np.float32)
-        measured = self._measured(sig.input)
-        classes = tuple(labels[i] for i in sorted(set(mapping.values()))) if labels else ()
-        result_name = name or model.name
-
-        def result(done: int, complete: bool) -> Evaluation:
-            seen = truth[:done] if truth is not None else None
-            return Evaluation(
-                name=result_name,
-                size_bytes=model.size_bytes,
-                labels=labels or tuple(str(i) for i in range(width)),
-                classes=classes,
-                files=files[:done],
-                truth=seen,
-                top5=top5[:done].copy(),
-                confidence=confidence[:done].copy(),
-                reference=None if aligned is None else aligned[:done],
-                skipped=batch.skipped,
-                measured=measured,
-                complete=complete,
-            )
-
-        for start in range(0, len(files), self.batch_size):
-            chunk = batch.inputs[start : start + self.batch_size]
-            scores = self.backend.predict(model, chunk)
-            order = np.argsort(-scores, axis=1, kind="stable")[:, :width]
-            done = start + len(chunk)
-            top5[start:done] = order
-            confidence[start:done] = scores[np.arange(len(chunk)), order[:, 0]]
-            if self.progress is not None:
-                self.progress(f"evaluating {result_name}", done, len(files))
-            if stop is not None and done < len(files) and stop(result(done, complete=False)):
-                return result(done, complete=False)
-        return result(len(files), complete=True)
+        if not self.data.labelled:
+            return labels, {}
+        if labels is None:
+            msg = "labelled class folders need a classifier; this model has no class labels (use an unlabelled folder and a reference)"
+            raise DataError(msg)
+        return labels, resolve_labels(self.data.folders, labels, self.data.label_map)
 
     @property
     def setup(self) -> dict[str, Any]:
@@ -290,6 +294,50 @@ class Evaluator:
         else:
             del details["preprocessing"]
         return details
+
+
+class Assembly:
+    """An evaluation being filled in, in input order: :meth:`fill` what was predicted, then take a :meth:`result`.
+
+    Made by :meth:`Evaluator.assembly`; the fields are the finished :class:`Evaluation`'s.
+    """
+
+    def __init__(self, *, name: str, size_bytes: int, labels: tuple[str, ...], classes: tuple[str, ...],
+                 files: tuple[str, ...], truth: np.ndarray | None, reference: np.ndarray | None,
+                 skipped: tuple[Skipped, ...], measured: dict[str, Any], width: int) -> None:
+        self.name, self.size_bytes, self.labels, self.classes = name, size_bytes, labels, classes
+        self.files, self.truth, self.reference = files, truth, reference
+        self.skipped, self.measured, self.width = skipped, measured, width
+        self.top5 = np.zeros((len(files), width), dtype=np.int32)
+        self.confidence = np.zeros(len(files), dtype=np.float32)
+
+    def fill(self, start: int, top5: np.ndarray, confidence: np.ndarray) -> None:
+        """Record what was predicted for the inputs from ``start`` on (see :func:`rank`)."""
+        self.top5[start : start + len(top5)] = top5
+        self.confidence[start : start + len(top5)] = confidence
+
+    def result(self, done: int, *, complete: bool) -> Evaluation:
+        """The evaluation of the first ``done`` inputs."""
+        return Evaluation(
+            name=self.name,
+            size_bytes=self.size_bytes,
+            labels=self.labels,
+            classes=self.classes,
+            files=self.files[:done],
+            truth=self.truth[:done] if self.truth is not None else None,
+            top5=self.top5[:done].copy(),
+            confidence=self.confidence[:done].copy(),
+            reference=None if self.reference is None else self.reference[:done],
+            skipped=self.skipped,
+            measured=self.measured,
+            complete=complete,
+        )
+
+
+def rank(scores: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``width`` best labels of each row of ``scores``, best first, and each row's top score."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :width]
+    return order, scores[np.arange(len(scores)), order[:, 0]]
 
 
 def _aligned_reference(reference: Evaluation | None, files: tuple[str, ...]) -> np.ndarray | None:

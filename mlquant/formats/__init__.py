@@ -5,7 +5,7 @@ NeuralNetwork; ``mlprogram``: ``.mlpackage`` folders holding an ML Program); qua
 evaluator, the selector and the sweep only see :class:`Model`.
 """
 
-from ._load import load
+from ._load import from_bytes, load
 from ._model import LayerSummary, Model, WeightInfo, weight_layer_types
 from ._validate import problems
 from .mlprogram import MLProgramModel
@@ -17,6 +17,7 @@ __all__ = [
     "Model",
     "NeuralNetworkModel",
     "WeightInfo",
+    "from_bytes",
     "load",
     "problems",
     "weight_layer_types",

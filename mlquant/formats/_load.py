@@ -11,10 +11,10 @@ from .. import _coreml
 from ..errors import InvalidModelError, MlquantWarning, ModelNotFoundError, UnsupportedModelError
 from ._model import Model, format_of
 from .mlprogram.model import MLProgramModel
-from .mlprogram.package import Package, read_model_file, read_package
+from .mlprogram.package import PACKAGE_BYTES_MAGIC, Package, read_model_file, read_package, read_package_bytes
 from .mlprogram.write import blob_files
 
-__all__ = ["load", "parse_spec"]
+__all__ = ["from_bytes", "load", "parse_spec"]
 
 
 def load(path: str | os.PathLike[str]) -> Model:
@@ -59,6 +59,27 @@ def load(path: str | os.PathLike[str]) -> Model:
         return _ml_program(spec, source, read_model_file(source))
     _refuse_pipelined_programs(spec, source)
     return format_of(spec)(spec, path=source)
+
+
+def from_bytes(data: bytes) -> Model:
+    """Rebuild a model from :meth:`Model.to_bytes`, whatever its format.
+
+    Args:
+        data: What ``to_bytes`` returned (a NeuralNetwork's ``.mlmodel`` bytes also work).
+
+    Returns:
+        An equal model, with no path.
+
+    Raises:
+        InvalidModelError: The bytes hold no Core ML model.
+    """
+    where = Path("<model bytes>")
+    if data.startswith(PACKAGE_BYTES_MAGIC):
+        package = read_package_bytes(data, str(where))
+        spec = parse_spec(package.model, package.model_path)
+        return MLProgramModel(spec, weights=package.weights, manifest=package.manifest)
+    spec = parse_spec(data, where)
+    return format_of(spec)(spec)
 
 
 def _load_package(folder: Path) -> Model:

@@ -177,6 +177,14 @@ class Model(abc.ABC):
         """The classifier's labels, or None if the model is not a classifier."""
 
     @abc.abstractmethod
+    def to_bytes(self) -> bytes:
+        """The whole model as one byte string, which :func:`mlquant.formats.from_bytes` reads back.
+
+        Each format chooses its own: a NeuralNetwork is its ``.mlmodel`` file; an ML Program is
+        an archive of its package's files. Used to send a model to another process.
+        """
+
+    @abc.abstractmethod
     def fingerprint(self) -> str:
         """A SHA-256 of the saved model: equal for byte-identical files."""
 

@@ -1,6 +1,7 @@
 """The whole job, driven end to end: the sweep, mixed-precision search, reports and the demo.
 
 * :mod:`.sweep`: quantize a grid, evaluate, select, report;
+* :mod:`.parallel`: a sweep's evaluations on an executor (processes, threads, a Dask cluster);
 * :mod:`.mixed`: per-layer mixed precision;
 * :mod:`.report` and :mod:`.plots`: what a sweep writes;
 * :mod:`.demo`: the built-in example model and data.

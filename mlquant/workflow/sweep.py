@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 import attrs
@@ -53,6 +54,7 @@ from ..select import SIMPLICITY, Assessment, Candidate, Selection, Selector
 from ..weights import PerBlock, PerGroupedChannel
 from ..weights.storage import spec_version
 from .mixed import MixedPrecisionPlan, search_mixed_precision
+from .parallel import LocalRuns, ShardedRuns, make_runs
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -206,6 +208,7 @@ def sweep(
     calibration_inputs: int = 256,
     seed: int = 0,
     progress: Progress | None = None,
+    executor: Executor | int | None = None,
 ) -> SweepResult:
     """Quantize ``model`` over a grid, evaluate every candidate on ``data`` and choose one.
 
@@ -242,6 +245,11 @@ def sweep(
         calibration_inputs: At most this many of the calibration images are run (stratified).
         seed: Seeds the split and the calibration sample.
         progress: Called with ``(label, done, total)`` as work proceeds.
+        executor: Evaluate the baseline and the candidates on this
+            :class:`concurrent.futures.Executor` (a process pool, a thread pool, a Dask
+            ``Client.get_executor()``), one shard of the data per task, or on that many local
+            processes given a number; the results are the same as without. Workers read the
+            images themselves, from ``data``'s path (see ``docs/scaling.md``).
 
     Returns:
         The evaluations, the selection and where the files went. Candidates that are not
@@ -286,8 +294,13 @@ def sweep(
     models, skipped = _quantize_grid(model, entries, select, out, report, cap)
     skipped = (*unstorable, *skipped)
     entries = [e for e in entries if e.name in models]
-    baseline = runner.evaluate(model, "float")
-    evaluations = _evaluate_grid(runner, entries, models, baseline, selector, fast)
+    runs = make_runs(runner, executor)
+    try:
+        runs.submit("float", model)
+        baseline = runs.result("float")
+        evaluations = _evaluate_grid(runs, report, entries, models, baseline, selector, fast)
+    finally:
+        runs.close()
     candidates = tuple(_candidate(e, models[e.name], evaluations[e.name], out) for e in entries)
     plan = None
     if mixed:
@@ -395,37 +408,39 @@ def _quantize_grid(
 
 
 def _evaluate_grid(
-    runner: CachingEvaluator,
+    runs: LocalRuns | ShardedRuns,
+    report: Progress,
     entries: Sequence[GridEntry],
     models: dict[str, Model],
     baseline: Evaluation,
     selector: Selector,
     fast: bool,
 ) -> dict[str, Evaluation | None]:
-    """Evaluate every candidate; with ``fast``, smallest first, stopping hopeless ones and the search."""
+    """Evaluate every candidate; with ``fast``, smallest first, stopping hopeless ones and the search.
+
+    Every candidate is submitted first (an executor starts on all of them; locally nothing runs
+    yet), then results are taken in order, so that the search stops where a serial one does.
+    """
     evaluations: dict[str, Evaluation | None] = {e.name: None for e in entries}
-    report = runner.report
-    if not fast:
-        for i, entry in enumerate(entries):
-            report("candidates", i, len(entries))
-            evaluations[entry.name] = runner.evaluate(models[entry.name], entry.name, reference=baseline)
-        report("candidates", len(entries), len(entries))
-        return evaluations
 
     def hopeless(partial: Evaluation) -> bool:
         return selector.hopeless(baseline, partial) is not None
 
-    order = sorted(entries, key=lambda e: (models[e.name].size_bytes, SIMPLICITY.get(e.method, 9), e.name))
+    order = list(entries)
+    if fast:
+        order.sort(key=lambda e: (models[e.name].size_bytes, SIMPLICITY.get(e.method, 9), e.name))
+    for entry in order:
+        runs.submit(entry.name, models[entry.name], reference=baseline, stop=hopeless if fast else None)
     limit: int | None = None
     for i, entry in enumerate(order):
         report("candidates", i, len(order))
         candidate = models[entry.name]
         if limit is not None and candidate.size_bytes > limit:
             break
-        evaluation = runner.evaluate(candidate, entry.name, reference=baseline, stop=hopeless)
+        evaluation = runs.result(entry.name)
         evaluations[entry.name] = evaluation
         single = Candidate(entry.name, candidate.size_bytes, evaluation, entry.method, entry.nbits)
-        if limit is None and evaluation.complete and selector.select(baseline, [single]).chosen is not None:
+        if fast and limit is None and evaluation.complete and selector.select(baseline, [single]).chosen is not None:
             limit = candidate.size_bytes
     report("candidates", len(order), len(order))
     return evaluations

@@ -17,7 +17,7 @@ from .._model import Model, WeightInfo
 from . import program as prog
 from .blob import BlobFile
 from .constexpr import Constants
-from .package import write_package
+from .package import package_bytes, write_package
 from .storage import MLPROGRAM_STORAGE
 from .values import MilType
 
@@ -154,6 +154,11 @@ class MLProgramModel(Model):
                 flat = values.reshape(-1).tolist()
                 return tuple(str(v) for v in flat) if values.dtype == object else tuple(int(v) for v in flat)
         return None
+
+    def to_bytes(self) -> bytes:
+        """The package's files as one archive: model message, blob files and manifest."""
+        data = {name: blob.data for name, blob in self._files.items()}
+        return package_bytes(self._spec.SerializeToString(deterministic=True), data, self._manifest)
 
     def fingerprint(self) -> str:
         """A SHA-256 of the model message and its blob files."""

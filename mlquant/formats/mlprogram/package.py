@@ -9,11 +9,13 @@ An ML Program can also come as a bare ``.mlmodel`` file with its ``weights`` fol
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
 import shutil
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,16 @@ import attrs
 
 from ...errors import InvalidModelError, ModelNotFoundError, OutputError
 
-__all__ = ["MODEL_PATH", "WEIGHT_FILE", "Package", "read_model_file", "read_package", "write_package"]
+__all__ = [
+    "MODEL_PATH",
+    "WEIGHT_FILE",
+    "Package",
+    "package_bytes",
+    "read_model_file",
+    "read_package",
+    "read_package_bytes",
+    "write_package",
+]
 
 #: Where a package keeps its model message, relative to ``Data/``.
 MODEL_PATH = "com.apple.CoreML/model.mlmodel"
@@ -76,6 +87,50 @@ def read_model_file(path: Path) -> Package:
         msg = f"no model file at {path}"
         raise ModelNotFoundError(msg) from None
     return Package(data, path, _weights(path.parent))
+
+
+#: The first bytes of :func:`package_bytes` (a zip archive's local file header).
+PACKAGE_BYTES_MAGIC = b"PK\x03\x04"
+_ZIP_MODEL = "model.mlmodel"
+_ZIP_MANIFEST = "Manifest.json"
+_ZIP_BLOBS = "blobs/"
+
+
+def package_bytes(model: bytes, weights: dict[str, bytes], manifest: dict[str, Any] | None) -> bytes:
+    """A package as one byte string: an uncompressed zip of the model message, its blob files and manifest.
+
+    The same package gives the same bytes (entries in a fixed order with a fixed date); blob
+    files keep the name the program uses (``blobs/@model_path/weights/weight.bin``).
+    """
+    stream = io.BytesIO()
+    entries = [(_ZIP_MODEL, model)]
+    if manifest is not None:
+        entries.append((_ZIP_MANIFEST, json.dumps(manifest).encode()))
+    entries += [(_ZIP_BLOBS + name, weights[name]) for name in sorted(weights)]
+    with zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in entries:
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return stream.getvalue()
+
+
+def read_package_bytes(data: bytes, where: str = "<bytes>") -> Package:
+    """Read what :func:`package_bytes` wrote.
+
+    Raises:
+        InvalidModelError: The bytes are not such an archive, or it holds no model message.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            if _ZIP_MODEL not in names:
+                msg = f"{where}: the model archive holds no {_ZIP_MODEL} (it holds {', '.join(names) or 'nothing'})"
+                raise InvalidModelError(msg)
+            manifest = json.loads(archive.read(_ZIP_MANIFEST)) if _ZIP_MANIFEST in names else None
+            weights = {n[len(_ZIP_BLOBS):]: archive.read(n) for n in names if n.startswith(_ZIP_BLOBS)}
+            return Package(archive.read(_ZIP_MODEL), Path(where) / _ZIP_MODEL, weights, manifest)
+    except (zipfile.BadZipFile, ValueError, KeyError) as error:
+        msg = f"{where} is not a readable model archive ({type(error).__name__}: {error})"
+        raise InvalidModelError(msg) from None
 
 
 def _weights(model_folder: Path) -> dict[str, bytes]:
