@@ -36,7 +36,7 @@ def blas() -> str:
     found = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     if not found:
         return "BLAS: none found by threadpoolctl"
-    info = found[0]
+    info = next((i for i in found if "numpy" in str(i.get("filepath"))), found[0])  # not scipy's copy
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             avx512 = " avx512f" in cpuinfo.read()
