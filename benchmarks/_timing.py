@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -19,3 +20,31 @@ def best_rates(engines: dict[str, Callable[[], object]], batch: int, seconds: fl
             run()
             best[name] = min(best[name], time.perf_counter() - start)
     return {name: batch / t for name, t in best.items()}
+
+
+def blas() -> str:
+    """numpy's BLAS as threadpoolctl sees it (library, version, kernels), and the CPU's AVX-512 support.
+
+    The matrix products dominate both runtimes, so the kernels OpenBLAS runs decide most of the
+    ratio to onnxruntime (whose MLAS picks its own): OpenBLAS picks them for the CPU when it
+    loads, unless ``OPENBLAS_CORETYPE`` in the environment forces others (``Haswell``: AVX2
+    kernels, about half the speed of the ``SkylakeX`` AVX-512 ones on a CPU that has AVX-512).
+    """
+    import numpy  # noqa: F401  (loads the BLAS threadpoolctl looks for)
+    from threadpoolctl import threadpool_info
+
+    found = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not found:
+        return "BLAS: none found by threadpoolctl"
+    info = next((i for i in found if "numpy" in str(i.get("filepath"))), found[0])  # not scipy's copy
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            avx512 = " avx512f" in cpuinfo.read()
+    except OSError:
+        avx512 = None
+    support = {True: "the CPU has AVX-512", False: "the CPU has no AVX-512", None: "CPU flags unknown"}[avx512]
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return (
+        f"BLAS: {info.get('internal_api')} {info.get('version')}, {info.get('architecture')} kernels"
+        f"{f' (OPENBLAS_CORETYPE={forced})' if forced else ''}; {support}"
+    )

@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _timing import best_rates  # noqa: E402
+from _timing import best_rates, blas  # noqa: E402
 
 from mlquant.runtime import MILProgram  # noqa: E402
 from tests import _mil, _networks, _twin  # noqa: E402
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--item-by-item", action="store_true")
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")
+    print(blas())
     with tempfile.TemporaryDirectory() as folder:
         for seed, (name, net) in enumerate(NETWORKS.items()):
             measure(name, net, seed, args, Path(folder))

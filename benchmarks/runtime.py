@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _timing import best_rates  # noqa: E402
+from _timing import best_rates, blas  # noqa: E402
 
 import mlquant  # noqa: E402
 from mlquant.runtime import Network  # noqa: E402
@@ -75,6 +75,7 @@ def main(argv: list[str]) -> int:
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}, "
         f"onnxruntime {onnxruntime.__version__} (default session options)"
     )
+    print(blas())
 
     x = np.random.default_rng(0).uniform(0, 255, (PASS_BATCH, 3, 227, 227)).astype(np.float32)
     ours, theirs = reference.run({"data": x})["prob"], onnx.run(None, {"data": x})[0]

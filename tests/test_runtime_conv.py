@@ -140,6 +140,18 @@ class TestConvolution:
         expected = conv_onnx(x, w, groups=groups, stride=(2, 1), pads=(1, 1, 1, 1), bias=b)
         np.testing.assert_allclose(got, expected, **TOLERANCE)
 
+    @pytest.mark.parametrize(
+        ("channels", "multiplier", "width", "dilation"),
+        [(32, 1, 70, (1, 1)), (48, 2, 45, (1, 1)), (700, 1, 9, (2, 3)), (3, 1, 1000, (1, 2))],
+    )
+    def test_depthwise_in_runs_of_pixels(self, channels, multiplier, width, dilation):
+        """Depthwise layers read in runs of several pixels (the width not a multiple of a run) match ONNX."""
+        rng = np.random.default_rng(7)
+        x = rm.normal(rng, 2, channels, 5, width)
+        w, b = rm.normal(rng, channels * multiplier, 1, 3, 3), rm.normal(rng, channels * multiplier)
+        options = {"groups": channels, "pads": (1, 2, 2, 1), "bias": b, "dilation": dilation}
+        np.testing.assert_allclose(conv_model(x, w, **options), conv_onnx(x, w, **options), **TOLERANCE)
+
     def test_large_input_in_blocks(self):
         """An input larger than one unfolding block (several row bands and images) gives ONNX's result."""
         rng = np.random.default_rng(5)

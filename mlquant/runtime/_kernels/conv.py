@@ -22,6 +22,9 @@ from .tiles import add_tiled, relu_inplace, tile_vector
 #: Rough size in bytes of the unfolded-input block handed to one matrix product (fits in L2).
 _BLOCK_BYTES = 1 << 20
 
+#: Longest run of values a depthwise product's inner loop covers (several pixels' channels).
+_RUN = 2048
+
 
 @attrs.frozen
 class ConvShape:
@@ -208,26 +211,45 @@ def _grouped(matrix: np.ndarray, shape: ConvShape, finish):
 def _depthwise(taps: np.ndarray, shape: ConvShape, finish):
     """Depthwise product (one input channel per group): a weighted sum of shifted inputs.
 
-    The windows are a strided ``(N, H_out, W_out, KH, KW, C)`` view of the padded input (no
-    copy), reduced against the ``(KH, KW, C)`` taps by one ``numpy.einsum`` call, whose
-    sum-of-products loop is about twice as fast as a multiply and an add per tap.
+    The windows are a strided view of the padded input (no copy), reduced against the taps by
+    ``numpy.einsum``, whose sum-of-products loop is about twice as fast as a multiply and an add
+    per tap. Its inner loop runs along the view's last axis; with one channel per window that
+    axis is as short as the channel count, and the loop's start-up cost dominates for narrow
+    layers. At stride 1 along the width, ``group`` neighbouring output pixels read ``group``
+    neighbouring input pixels for each tap, one contiguous run of ``group * C`` values, so the
+    view is ``(N, H_out, W_out / group, KH, KW, group * C)`` against the taps tiled ``group``
+    times: the same products summed in the same order, with inner loops up to ``_RUN`` long.
     """
     _, groups, multiplier = taps.shape
     (kh, kw), (dh, dw), (sh, sw) = shape.kernel, shape.dilation, shape.stride
     channels = groups * multiplier
     weights = np.ascontiguousarray(taps.reshape(kh, kw, channels))
+    tiled: dict[int, np.ndarray] = {}  # the taps tiled for each group size seen
+
+    def reduce(x: np.ndarray, out: np.ndarray, first: int, count: int, group: int) -> None:
+        """Output columns ``first`` to ``first + count * group`` of ``out``, ``group`` at a time."""
+        n, oh, ow, c = out.shape
+        _, h, w, _ = x.shape
+        item = x.itemsize
+        s2, s1, s0 = c * item, w * c * item, h * w * c * item
+        dims = (n, oh, count, kh, kw, group * c)
+        view = np.ndarray(dims, np.float32, x, first * sw * s2, (s0, s1 * sh, s2 * sw * group, s1 * dh, s2 * dw, item))
+        target = np.ndarray(dims[:3] + dims[5:], np.float32, out, first * s2, (oh * ow * s2, ow * s2, group * s2, item))
+        if group not in tiled:
+            tiled[group] = np.tile(weights, (1, 1, group))
+        np.einsum("nhvijk,ijk->nhvk", view, tiled[group], out=target)
 
     def product(x: np.ndarray, win: Window) -> np.ndarray:
         n, oh, ow = x.shape[0], win.out_h, win.out_w
         if multiplier > 1:
             x = np.repeat(x, multiplier, axis=3)
         x = np.ascontiguousarray(x, dtype=np.float32)
-        _, h, w, c = x.shape
-        item = x.itemsize
-        s2, s1, s0 = c * item, w * c * item, h * w * c * item
         out = np.empty((n, oh, ow, channels), dtype=np.float32)
-        view = np.ndarray((n, oh, ow, kh, kw, c), np.float32, x, 0, (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, item))
-        np.einsum("nhwijc,ijc->nhwc", view, weights, out=out)
+        group = max(1, min(ow, _RUN // channels)) if sw == 1 else 1
+        whole = ow // group
+        reduce(x, out, 0, whole, group)
+        if whole * group < ow:
+            reduce(x, out, whole * group, 1, ow - whole * group)
         finish(out.reshape(-1, channels))
         return out
 
