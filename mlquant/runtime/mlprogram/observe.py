@@ -32,7 +32,7 @@ from .._observing import Observer
 from ._build import Step
 from ._context import Kernel, OpContext
 from ._spatial import Padding, to_nhwc
-from .conv import _common
+from .conv import conv_parameters
 
 __all__ = ["OBSERVED_TYPES", "Unfolder", "unfolders", "watched"]
 
@@ -108,7 +108,7 @@ def _unfolder(ctx: OpContext) -> Unfolder | None:
     if ctx.type == "conv":
         if not ctx.is_constant("weight"):
             return None
-        weight, spatial, groups, stride, dilation, _ = _common(ctx)
+        weight, spatial, groups, stride, dilation, _ = conv_parameters(ctx)
         _, kc, kh, kw = weight.shape
         shape = ConvShape((kh, kw), dilation, stride)
         return Unfolder(ctx.name, groups, kc * kh * kw, Padding(ctx, spatial), shape, spatial)
