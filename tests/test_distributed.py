@@ -187,6 +187,17 @@ class TestThreads:
             for fast in (False, True):
                 assert_same(run(demo, small, tmp_path / str(fast), fast=fast, executor=pool), serial[fast])
 
+    def test_an_ml_program_gives_the_serial_files(self, demo, small: Path, tmp_path: Path) -> None:
+        """An ML Program travels to the workers as bytes too, and its sweep matches the serial one."""
+        program = mlquant.convert(mlquant.load(demo.model), tmp_path / "digits.mlpackage")
+        grid = [mlquant.KMeansLUTQuantizer(nbits=4), mlquant.LinearLUTQuantizer(nbits=2)]
+        options: dict[str, Any] = {"grid": grid, "batch_size": BATCH, "backend": ReferenceBackend()}
+        serial = mlquant.sweep(program, small, out_dir=tmp_path / "serial", **options)
+        with ThreadPoolExecutor(2) as pool:
+            threads = mlquant.sweep(program, small, out_dir=tmp_path / "threads", executor=pool, **options)
+        assert len(threads.candidates) == 2
+        assert_same(threads, serial)
+
     def test_every_backend_call_sees_a_serial_batch(self, demo, small: Path, tmp_path: Path) -> None:
         """Each model is run on exactly the batches a serial sweep runs it on, byte for byte."""
         Recording.calls.clear()
