@@ -187,6 +187,15 @@ class TestThreads:
             for fast in (False, True):
                 assert_same(run(demo, small, tmp_path / str(fast), fast=fast, executor=pool), serial[fast])
 
+    def test_progress_reports_candidates_and_inputs(self, demo, small: Path, tmp_path: Path) -> None:
+        """The progress callback hears of every candidate and, per model, of its inputs up to the last."""
+        seen: list[tuple[str, int, int]] = []
+        with ThreadPoolExecutor(2) as pool:
+            run(demo, small, tmp_path / "s", executor=pool, progress=lambda *args: seen.append(args))
+        assert ("candidates", 5, 5) in seen and ("evaluating float", 60, 60) in seen
+        inputs = [done for label, done, _ in seen if label == "evaluating linear_8"]
+        assert inputs == list(range(BATCH, 61, BATCH))
+
     def test_an_ml_program_gives_the_serial_files(self, demo, small: Path, tmp_path: Path) -> None:
         """An ML Program travels to the workers as bytes too, and its sweep matches the serial one."""
         program = mlquant.convert(mlquant.load(demo.model), tmp_path / "digits.mlpackage")
