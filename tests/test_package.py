@@ -11,8 +11,9 @@ import mlquant
 
 class TestPackage:
     def test_import_is_cheap(self) -> None:
-        """import mlquant pulls in none of coremltools, scikit-learn, SciPy, matplotlib, Pillow, tqdm or onnx."""
-        heavy = ("coremltools", "sklearn", "scipy", "matplotlib", "PIL", "tqdm", "onnx", "onnxruntime")
+        """import mlquant pulls in none of coremltools, scikit-learn, SciPy, matplotlib, Pillow, tqdm, onnx or Dask."""
+        heavy = ("coremltools", "sklearn", "scipy", "matplotlib", "PIL", "tqdm", "onnx", "onnxruntime", "dask",
+                 "distributed")
         code = f"import sys, mlquant; print(sorted(m for m in {heavy!r} if m in sys.modules))"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert result.stdout.strip() == "[]"
@@ -28,5 +29,5 @@ class TestPackage:
         assert issubclass(mlquant.ModelNotFoundError, FileNotFoundError)
         assert issubclass(mlquant.UnsupportedLayerError, NotImplementedError)
         for name in ("DataError", "InvalidModelError", "QuantizationError", "SettingsError", "OverwriteError",
-                     "UnsupportedModelError", "UnsupportedLayerError", "ModelNotFoundError", "OutputError"):
+                     "UnsupportedModelError", "UnsupportedLayerError", "ModelNotFoundError", "OutputError", "WorkerError"):
             assert issubclass(getattr(mlquant, name), mlquant.MlquantError)

@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import MlquantError, SettingsError, WorkerError
+from ..errors import InternalError, MlquantError, SettingsError, WorkerError
 from ..evaluate import CachingEvaluator, Evaluation
 from ..evaluate.data import Sample, Skipped
 from ..evaluate.evaluator import Assembly
@@ -172,7 +172,7 @@ class ShardedRuns:
         job = _Job(assembly, bounds, evaluator.batch_size, stop, self.runner.report)
         self._jobs[fingerprint] = job
         data = model.to_bytes()
-        key = hashlib.sha256(data + pickle.dumps(evaluator.backend)).hexdigest()
+        key = hashlib.sha256(data + _pickled(evaluator.backend)).hexdigest()
         root = str(evaluator.data.root)
         for index, (start, end) in enumerate(bounds):
             files = tuple(str(s.path.relative_to(evaluator.data.root)) for s in samples[start:end])
@@ -193,8 +193,8 @@ class ShardedRuns:
         self._cancel(job)
         final = job.final
         if final is None:
-            msg = f"{name}: the sweep stopped waiting before its evaluation was complete (a bug in mlquant)"
-            raise WorkerError(msg)
+            msg = f"{name}: the sweep stopped waiting before its evaluation was complete"
+            raise InternalError(msg)
         self.runner.remember(fingerprint, final)
         return attrs.evolve(final, name=name, size_bytes=model.size_bytes)
 
@@ -254,8 +254,8 @@ class ShardedRuns:
         """Settle finished tasks until ``finished()`` holds."""
         while not finished():
             if not self._tasks:
-                msg = "the sweep waited for shards that were never sent (a bug in mlquant)"
-                raise WorkerError(msg)
+                msg = "the sweep waited for shards that were never sent"
+                raise InternalError(msg)
             done, _ = wait(list(self._tasks), return_when=FIRST_COMPLETED)
             for future in done:
                 task = self._tasks.pop(future, None)
@@ -310,6 +310,20 @@ class ShardedRuns:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self._processes, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _pickled(backend: Any) -> bytes:
+    """The backend as it travels to workers.
+
+    Raises:
+        SettingsError: It cannot be pickled.
+    """
+    try:
+        return pickle.dumps(backend)
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
+        msg = (f"the backend {backend!r} cannot be sent to workers ({error}); keep settings in attributes and drop "
+               "compiled state in __getstate__, as mlquant's backends do")
+        raise SettingsError(msg) from None
 
 
 def make_runs(runner: CachingEvaluator, executor: Executor | int | None) -> LocalRuns | ShardedRuns:
