@@ -87,7 +87,7 @@ def _layer(g: Graph, ctx: LayerContext, inputs: list[Blob]) -> list[Blob]:
             raise
         raise
     if len(results) != len(ctx.outputs):
-        raise ctx.invalid(f"expected {len(results)} outputs (got {len(ctx.outputs)})")
+        raise ctx.invalid(f"a {ctx.type} layer here gives {len(results)} outputs (the layer names {len(ctx.outputs)})")
     return results
 
 

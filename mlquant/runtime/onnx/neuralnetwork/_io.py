@@ -10,7 +10,7 @@ label order, declared shapes) turns it into the result on the way out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def output(g: Graph, plan: OutputPlan, blob: Blob) -> None:
     g.output(g.one("Identity", [to_rank5(g, blob).name], plan.name), np.float32, [None] * 5)
 
 
-def formatter(plans: Sequence[OutputPlan]):
+def formatter(plans: Sequence[OutputPlan]) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
     """The executor's ``post``: every rank-5 graph output through its plan's ``format``."""
     chosen = tuple(plans)
 

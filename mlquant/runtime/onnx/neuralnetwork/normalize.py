@@ -107,4 +107,4 @@ def translate_softmax(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> li
     """Translate a ``softmax`` layer along the channel axis."""
     ctx.expect_inputs(1)
     (x,) = inputs
-    return [Blob(g.one("Softmax", [x.name], axis=-3), x.shape)]
+    return [Blob(g.one("Softmax", [x.name], axis=len(x.shape) - 2), x.shape)]

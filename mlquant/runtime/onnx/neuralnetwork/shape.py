@@ -32,7 +32,9 @@ def translate_concat(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> lis
     parts = [to_rank5(g, x) for x in inputs] if any(x.seq for x in inputs) else list(inputs)
     first = parts[0].shape
     shape = (*first[:-3], _sum([x.chw[0] for x in parts]), *first[-2:])
-    return [Blob(g.one("Concat", [x.name for x in parts], axis=-3), shape)]
+    axis = len(first) - 2  # the channel axis, counted from the front: onnxruntime keeps its blocked
+    # convolution layout through a Concat only with a non-negative axis
+    return [Blob(g.one("Concat", [x.name for x in parts], axis=axis), shape)]
 
 
 def translate_split(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:
@@ -49,7 +51,7 @@ def translate_split(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list
     if c % parts:
         msg = f"layer '{ctx.name}' (split): {c} channels do not split into {parts} equal parts"
         raise DataError(msg)
-    names = g.node("Split", [x.name, ints(g, [c // parts] * parts)], parts, axis=-3)
+    names = g.node("Split", [x.name, ints(g, [c // parts] * parts)], parts, axis=len(x.shape) - 2)
     return [Blob(name, (*x.shape[:-3], c // parts, *x.shape[-2:])) for name in names]
 
 
