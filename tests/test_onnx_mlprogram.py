@@ -184,3 +184,21 @@ class TestFoodProgram:
         reference, translated = _both(palettized, {"data": pixels[:16]})
         np.testing.assert_array_equal(translated["classLabel"], reference["classLabel"])
         np.testing.assert_allclose(translated["prob"], reference["prob"], rtol=1e-4, atol=1e-6)
+
+
+class TestConvertedNetwork:
+    @pytest.mark.parametrize("precision", ["float32", "float16"])
+    def test_every_converted_layer_gives_the_reference_results(self, tmp_path, precision):
+        """The every-layer NeuralNetwork of the converter's tests, converted to an ML Program, gives the
+        reference's results in both precisions (and runs item by item, as the reference does)."""
+        import mlquant
+
+        from .test_convert import _every_layer_network
+
+        network = mlquant.Model(_every_layer_network(np.random.default_rng(3)))
+        program = mlquant.convert(network, tmp_path / "every.mlpackage", precision=precision)
+        x = np.random.default_rng(0).normal(size=(5, 3, 9, 9)).astype(np.float32)
+        for pair in (("program", "model"), ("float32", "float32")):
+            reference, translated = _both(program, {"x": x}, pair)
+            _assert_same(reference, translated, rtol=1e-5)
+        assert not OnnxProgram(program).batched

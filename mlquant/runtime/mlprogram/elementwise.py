@@ -60,7 +60,8 @@ UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda x: x,
 }
 
-_EPSILON = {"log": 1e-45, "rsqrt": 1e-12, "inverse": 1e-4}
+#: The default epsilon of log, rsqrt and inverse (the op definitions').
+EPSILON = {"log": 1e-45, "rsqrt": 1e-12, "inverse": 1e-4}
 
 
 def _float(x: np.ndarray) -> np.ndarray:
@@ -93,7 +94,7 @@ def build_unary(ctx: OpContext) -> Kernel:
 
 def build_with_epsilon(ctx: OpContext) -> Kernel:
     """Build ``log``, ``rsqrt`` or ``inverse``, which add ``epsilon`` to ``x`` first."""
-    epsilon = np.float32(ctx.scalar("epsilon", _EPSILON[ctx.type]))
+    epsilon = np.float32(ctx.scalar("epsilon", EPSILON[ctx.type]))
     fn: Callable[[np.ndarray], np.ndarray] = {
         "log": lambda x: np.log(x + epsilon),
         "rsqrt": lambda x: 1.0 / np.sqrt(x + epsilon),

@@ -70,6 +70,11 @@ def _scalar_text(value: object) -> str:
     return str(getattr(tensor, kind).values[0])
 
 
+def predicted(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """The label of the largest probability along the last axis (the first of equal ones)."""
+    return labels[np.argmax(probabilities, axis=-1)]
+
+
 def build_classify(ctx: OpContext) -> Kernel:
     """Build ``classify``: (predicted label per item, probabilities ``(B, classes)`` in label order)."""
     labels = np.asarray(class_labels(ctx))
@@ -80,6 +85,6 @@ def build_classify(ctx: OpContext) -> Kernel:
         if flat.shape[1] != len(labels):
             msg = f"{len(labels)} class labels for {flat.shape[1]} probabilities"
             raise ctx.invalid(msg)
-        return [labels[np.argmax(flat, axis=1)], flat.astype(np.float32)]
+        return [predicted(labels, flat), flat.astype(np.float32)]
 
     return classify

@@ -74,15 +74,16 @@ def build_gather_along_axis(ctx: OpContext) -> Kernel:
     return gather_along_axis
 
 
-_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
+#: MIL pad mode -> its name in numpy.pad (and in ONNX Pad: the same names).
+PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
 
 
 def build_pad(ctx: OpContext) -> Kernel:
     """Build ``pad``: ``pad`` gives (before, after) pairs for the last ``len(pad) / 2`` axes."""
     amounts = ctx.ints("pad")
     mode = str(ctx.scalar("mode", "constant"))
-    if mode not in _PAD_MODES:
-        raise ctx.invalid(f"mode must be one of {', '.join(_PAD_MODES)} (got {mode!r})")
+    if mode not in PAD_MODES:
+        raise ctx.invalid(f"mode must be one of {', '.join(PAD_MODES)} (got {mode!r})")
     value = ctx.scalar("constant_val", 0.0)
     pairs = [(amounts[i], amounts[i + 1]) for i in range(0, len(amounts), 2)]
 
@@ -91,6 +92,6 @@ def build_pad(ctx: OpContext) -> Kernel:
         widths = [(0, 0)] * (x.ndim - len(pairs)) + pairs
         if mode == "constant":
             return [np.pad(x, widths, mode="constant", constant_values=value)]
-        return [np.pad(x, widths, mode=_PAD_MODES[mode])]  # type: ignore[call-overload]
+        return [np.pad(x, widths, mode=PAD_MODES[mode])]  # type: ignore[call-overload]
 
     return pad

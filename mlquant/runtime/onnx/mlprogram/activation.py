@@ -46,7 +46,7 @@ def translate_with_alpha(op: Op) -> list[str]:
 def translate_clip(op: Op) -> list[str]:
     """clip: ``min(max(x, alpha), beta)``."""
     alpha, beta = np.float32(op.ctx.scalar("alpha")), np.float32(op.ctx.scalar("beta"))
-    return [op.one("Min", [op.one("Max", [op.value("x"), op.const(alpha)]), op.const(beta)])]
+    return [op.one("Clip", [op.value("x"), op.const(alpha), op.const(beta)])]
 
 
 def translate_gelu(op: Op) -> list[str]:

@@ -55,7 +55,7 @@ def translate_conv(op: Op) -> list[str]:
         y = op.one("Relu", [y])
     elif op.ctx.clip is not None:
         low, high = op.ctx.clip
-        y = op.one("Min", [op.one("Max", [y, op.const(low)]), op.const(high)])
+        y = op.one("Clip", [y, op.const(low), op.const(high)])  # onnxruntime fuses it into the Conv
     return [_back(op, y, spatial)]
 
 

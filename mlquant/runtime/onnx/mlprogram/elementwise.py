@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...mlprogram.elementwise import EPSILON
 from ._op import Op
 
 _ARITHMETIC = {"add": "Add", "sub": "Sub", "mul": "Mul", "real_div": "Div", "pow": "Pow", "maximum": "Max", "minimum": "Min"}
@@ -25,7 +26,6 @@ _UNARY = {
     "cosh": "Cosh", "erf": "Erf", "exp": "Exp", "floor": "Floor", "round": "Round", "sign": "Sign", "sin": "Sin",
     "sinh": "Sinh", "sqrt": "Sqrt", "tan": "Tan", "identity": "Identity",
 }
-_EPSILON = {"log": 1e-45, "rsqrt": 1e-12, "inverse": 1e-4}
 
 
 def _common(op: Op, *params: str) -> np.dtype:
@@ -91,7 +91,7 @@ def translate_unary(op: Op) -> list[str]:
 
 def translate_with_epsilon(op: Op) -> list[str]:
     """log, rsqrt and inverse, which add ``epsilon`` to ``x`` first."""
-    epsilon = np.float32(op.ctx.scalar("epsilon", _EPSILON[op.type]))
+    epsilon = np.float32(op.ctx.scalar("epsilon", EPSILON[op.type]))
     shifted = op.one("Add", [op.value("x", dtype=np.float32), op.const(epsilon)])
     if op.type == "log":
         return [op.one("Log", [shifted])]

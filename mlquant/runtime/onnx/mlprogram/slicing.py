@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...mlprogram.slicing import PAD_MODES
 from ._op import END, Op
 
 _START = -END - 1  # ONNX's "before the first element" for a negative step
@@ -87,15 +88,12 @@ def translate_gather_along_axis(op: Op) -> list[str]:
     return [op.one("GatherElements", [op.value("x"), _indices(op)], axis=int(op.ctx.scalar("axis", 0)))]
 
 
-_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
-
-
 def translate_pad(op: Op) -> list[str]:
     """pad: (before, after) pairs for the last ``len(pad) / 2`` axes."""
     amounts = op.ctx.ints("pad")
     mode = str(op.ctx.scalar("mode", "constant"))
-    if mode not in _MODES:
-        raise op.ctx.invalid(f"mode must be one of {', '.join(_MODES)} (got {mode!r})")
+    if mode not in PAD_MODES:
+        raise op.ctx.invalid(f"mode must be one of {', '.join(PAD_MODES)} (got {mode!r})")
     count = len(amounts) // 2
     pads = op.ints([*amounts[0::2], *amounts[1::2]])
     axes = op.ints(range(-count, 0))
@@ -103,4 +101,4 @@ def translate_pad(op: Op) -> list[str]:
     if mode == "constant":
         value = op.const(op.ctx.scalar("constant_val", 0.0), op.dtype("x"))
         return [op.one("Pad", [x, pads, value, axes], mode="constant")]
-    return [op.one("Pad", [x, pads, "", axes], mode=_MODES[mode])]
+    return [op.one("Pad", [x, pads, "", axes], mode=PAD_MODES[mode])]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ....errors import InternalError, MlquantError, SettingsError, UnsupportedLayerError
 from ...mlprogram._build import EXACT, Interface, build, compute_dtype, interface, releases
-from ...mlprogram.misc import class_labels
+from ...mlprogram.misc import class_labels, predicted
 from .._graph import Graph
 from .._translated import Feed, Translated
 from ._op import Op, Unbatchable
@@ -38,7 +38,7 @@ class _Labels:
     def __call__(self, results: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = dict(results)
         for name, (probabilities, labels) in self.classifiers.items():
-            out[name] = labels[np.argmax(results[probabilities], axis=-1)]
+            out[name] = predicted(labels, results[probabilities])
         return out
 
 
