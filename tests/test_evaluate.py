@@ -15,6 +15,7 @@ from mlquant.evaluate import Evaluator
 from mlquant.evaluate.backends import ReferenceBackend
 from mlquant.evaluate.data import ImageFolder
 from mlquant.evaluate.results import read_csv, read_json, row_of, write_csv, write_json
+from mlquant.evaluate.signature import signature
 
 LABELS = ["cat", "dog", "hot dog", "pizza"]
 
@@ -238,3 +239,21 @@ class TestHandComputedForwardPass:
             row = result.files.index(f"a/{i}.npy")
             assert result.predictions[row] == probs.argmax()
             assert result.confidence[row] == pytest.approx(probs.max(), rel=1e-5)
+
+    def test_multiarray_program_reads_npy_as_its_neuralnetwork_does(self, tmp_path: Path) -> None:
+        """An ML Program declaring its batch's leading 1 takes the same .npy inputs as the .mlmodel it came from."""
+        from tests._models import mlp_classifier
+
+        model = mlquant.Model(mlp_classifier())
+        program = mlquant.convert(model, tmp_path / "mlp.mlpackage")
+        assert signature(program).input.shape == signature(model).input.shape == (12,)
+        assert signature(program).input.declared == (1, 12)
+        data = tmp_path / "data"
+        (data / "a").mkdir(parents=True)
+        for i, vector in enumerate(np.random.default_rng(5).normal(size=(9, 12))):
+            np.save(data / "a" / f"{i}.npy", vector)
+        evaluator = Evaluator(data, backend=ReferenceBackend(), batch_size=4)
+        expected, got = evaluator.evaluate(model), evaluator.evaluate(program)
+        assert got.files == expected.files
+        np.testing.assert_array_equal(got.predictions, expected.predictions)
+        np.testing.assert_allclose(got.confidence, expected.confidence, rtol=1e-5)

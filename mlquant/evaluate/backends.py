@@ -193,7 +193,7 @@ class CoreMLBackend(Backend):
 
 def _feed(row: np.ndarray, target: Any) -> Any:
     if not isinstance(target, ImageInput):
-        return row
+        return row if target.declared is None else row.reshape(target.declared)
     from PIL import Image
 
     if target.channels == 1:

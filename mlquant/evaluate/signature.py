@@ -44,7 +44,10 @@ class ArrayInput:
     name: str
     """The input's feature name."""
     shape: tuple[int, ...]
-    """The declared shape (without a batch axis)."""
+    """One input's shape: what one ``.npy`` file holds and what a backend takes per item."""
+    declared: tuple[int, ...] | None = None
+    """The model's declared shape where it differs from ``shape`` (an ML Program declares the
+    batch's leading 1 too), for backends that feed one item as the model declares it."""
 
 
 @attrs.frozen
@@ -82,7 +85,11 @@ def signature(model: Model) -> Signature:
     if kind == "imageType":
         evaluated: ImageInput | ArrayInput = _image_input(feature.name, feature.type.imageType)
     elif kind == "multiArrayType":
-        evaluated = ArrayInput(feature.name, tuple(int(n) for n in feature.type.multiArrayType.shape))
+        declared = tuple(int(n) for n in feature.type.multiArrayType.shape)
+        if model.batch_in_input_shape and len(declared) > 1 and declared[0] == 1:
+            evaluated = ArrayInput(feature.name, declared[1:], declared)
+        else:
+            evaluated = ArrayInput(feature.name, declared)
     else:
         msg = f"input {feature.name!r} is a {kind}; mlquant feeds image and multi-array inputs"
         raise UnsupportedModelError(msg)

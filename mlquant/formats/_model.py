@@ -101,6 +101,9 @@ class Model(abc.ABC):
     suffix: ClassVar[str] = ".mlmodel"
     #: Layer (or operation) types that can hold weights in this format.
     weight_layer_types: ClassVar[tuple[str, ...]] = ()
+    #: Whether a multi-array input's declared leading 1 is the batch axis (an ML Program's
+    #: ``(1, C, H, W)``), rather than part of one input's shape (a NeuralNetwork's ``(C, H, W)``).
+    batch_in_input_shape: ClassVar[bool] = False
     #: The subclasses, one per format, that ``Model(spec)`` chooses among.
     _formats: ClassVar[list[type[Model]]] = []
 

@@ -43,6 +43,7 @@ class MLProgramModel(Model):
     storage: ClassVar[StorageRules] = MLPROGRAM_STORAGE
     suffix: ClassVar[str] = ".mlpackage"
     weight_layer_types: ClassVar[tuple[str, ...]] = tuple(prog.WEIGHT_OPS)
+    batch_in_input_shape: ClassVar[bool] = True
 
     def __init__(self, spec: Any, *, path: Any = None, source: Any = None,
                  weights: Mapping[str, bytes] | None = None, manifest: dict[str, Any] | None = None) -> None:
