@@ -52,7 +52,7 @@ def benchmarks(session: nox.Session) -> None:
     for script in ("quantize_grid.py", "runtime.py", "sweep.py", "mixed_precision.py"):
         session.run("python", f"benchmarks/{script}", *session.posargs)
     for script in ("mlprogram_package.py", "mlprogram_quantize.py", "mlprogram_runtime.py", "mlprogram_sweep.py",
-                   "backends.py"):
+                   "mlprogram_backends.py", "backends.py", "evaluate_speed.py", "data_aware.py", "scaling.py"):
         session.run("python", f"benchmarks/{script}")
 
 
