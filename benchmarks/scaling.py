@@ -83,7 +83,7 @@ def fit(rows: list[tuple[int, int, int, dict[str, float]]]) -> np.ndarray:
 
 def default_grid_quantizing(model: mlquant.Model) -> float:
     """Seconds to make the default grid's candidates (the driver does this alone, before any evaluation)."""
-    from mlquant.workflow.sweep import default_grid
+    from mlquant.workflow.grid import default_grid
 
     start = time.perf_counter()
     for entry in default_grid(model=model):

@@ -16,7 +16,7 @@ import pytest
 
 import mlquant
 from mlquant import _coreml
-from mlquant.workflow.sweep import default_grid, sweep_target
+from mlquant.workflow.grid import default_grid, sweep_target
 
 
 @pytest.fixture(scope="module")

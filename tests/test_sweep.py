@@ -12,7 +12,7 @@ import mlquant
 from mlquant.errors import OutputError
 from mlquant.evaluate.backends import ReferenceBackend
 from mlquant.workflow.saved import read_sweep
-from mlquant.workflow.sweep import default_grid
+from mlquant.workflow.grid import default_grid
 
 
 @pytest.fixture(scope="module")

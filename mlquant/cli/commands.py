@@ -44,8 +44,9 @@ from ..quantize import (
 from ..select import Selection, Selector
 from ..select.text import chosen_line, summary_table, tolerance
 from ..weights import PerBlock, PerGroupedChannel
+from ..workflow.grid import DEFAULT_METHODS, DEFAULT_WIDTHS, GridEntry, default_grid
 from ..workflow.saved import read_sweep
-from ..workflow.sweep import DEFAULT_METHODS, DEFAULT_WIDTHS, GridEntry, SweepResult, default_grid, sweep
+from ..workflow.sweep import SweepResult, sweep
 from .progress import ProgressDisplay
 
 EXIT_OK, EXIT_NO_CANDIDATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3

@@ -23,7 +23,7 @@ from ..evaluate.preprocess import CROP_MODES, RESAMPLING
 from ..formats.convert import PRECISIONS, TARGETS
 from ..quantize import BUILT_IN
 from ..select import MAX_CLASS_DROP, MAX_MEAN_DROP
-from ..workflow.sweep import DEFAULT_METHODS, DEFAULT_WIDTHS
+from ..workflow.grid import DEFAULT_METHODS, DEFAULT_WIDTHS
 from . import commands as _commands
 
 __all__ = ["build_parser", "main"]

@@ -1,5 +1,6 @@
 """The whole job, driven end to end: the sweep, mixed-precision search, reports and the demo.
 
+* :mod:`.grid`: the candidates a sweep tries (the default grid, targets, data-aware twins);
 * :mod:`.sweep`: quantize a grid, evaluate, select, report;
 * :mod:`.parallel`: a sweep's evaluations on an executor (processes, threads, a Dask cluster);
 * :mod:`.mixed`: per-layer mixed precision;
@@ -7,7 +8,8 @@
 * :mod:`.demo`: the built-in example model and data.
 """
 
+from .grid import GridEntry, default_grid
 from .mixed import MixedPrecisionPlan, search_mixed_precision
-from .sweep import GridEntry, SweepResult, default_grid, sweep
+from .sweep import SweepResult, sweep
 
 __all__ = ["GridEntry", "MixedPrecisionPlan", "SweepResult", "default_grid", "search_mixed_precision", "sweep"]
