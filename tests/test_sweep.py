@@ -11,8 +11,8 @@ import pytest
 import mlquant
 from mlquant.errors import OutputError
 from mlquant.evaluate.backends import ReferenceBackend
-from mlquant.workflow.saved import read_sweep
 from mlquant.workflow.grid import default_grid
+from mlquant.workflow.saved import read_sweep
 
 
 @pytest.fixture(scope="module")
