@@ -167,7 +167,7 @@ def _pairs(model: Model, observed: Mapping[str, Observed]) -> dict[str, tuple[We
 
 
 class _Sums:
-    """Running sums per layer, added to from several threads."""
+    """Running sums per layer, added to in batch order (the executors call observers from one thread)."""
 
     def __init__(self, shapes: dict[str, tuple[int, int]], memory: int) -> None:
         self._lock = threading.Lock()

@@ -43,5 +43,5 @@ class Observing(Protocol):
     def observe(self, feeds: Mapping[str, np.ndarray], observer: Observer) -> dict[str, np.ndarray]:
         """Run on ``feeds``, handing ``observer`` each observed layer's name and float32 ``(groups, rows, depth)`` input.
 
-        ``observer`` may be called from several threads at once and must not keep the array.
+        ``observer`` is called from one thread, chunk after chunk in batch order, and must not keep the array.
         """

@@ -69,14 +69,15 @@ def _single_threaded_blas() -> Iterator[None]:
                 _restore = None
 
 
-def map_chunks(function: Callable[[T], R], chunks: Sequence[T]) -> list[R]:
+def map_chunks(function: Callable[[T], R], chunks: Sequence[T], *, threads: bool = True) -> list[R]:
     """``[function(chunk) for chunk in chunks]``, on several threads when there are several chunks.
 
     The results come back in order. BLAS is single-threaded even for one chunk, so a chunk's
     result never depends on how many others run beside it: an item's output is the same, bit
-    for bit, whatever batch it comes in.
+    for bit, whatever batch it comes in. ``threads=False`` runs the chunks one after another, in
+    order (for callbacks whose order must not depend on timing).
     """
-    count = min(workers(), len(chunks))
+    count = min(workers(), len(chunks)) if threads else 1
     with _single_threaded_blas():
         if count < 2:
             return [function(chunk) for chunk in chunks]

@@ -76,6 +76,8 @@ class MILProgram:
         self._batched = self._layout == "native" or (self._layout == "one" and self.batch_reason is None)
         #: Whether a batch has run through in one pass (checked once before :meth:`observe`).
         self._proven = False
+        #: Whether chunks run on several threads (not while observing: see :meth:`observe`).
+        self._threads = True
         declared = {o.name: (s.type, o.shape) for s in self._steps for o in s.outputs}
         #: Outputs whose items are stacked on a new axis when the program runs item by item
         #: (those not declared with a leading 1 that the items' results join along).
@@ -153,8 +155,9 @@ class MILProgram:
         ``matmul`` with a constant transposed ``y``), ``observer`` gets the operation's name and its
         input unfolded into the rows its weight matrix meets, float32 ``(groups, rows, depth)`` in
         the weight's column order (see :mod:`.observe`), as this executor computes it (use
-        ``precision="float32"`` for the float model's own values). It may be called from several
-        threads at once (one per chunk of the batch), and must not keep the array.
+        ``precision="float32"`` for the float model's own values). It is called from one thread,
+        chunk after chunk in batch order, so what it accumulates does not depend on timing; it
+        must not keep the array.
 
         Returns:
             What :meth:`run` returns.
@@ -172,6 +175,7 @@ class MILProgram:
                 self._batched = False
         watching = copy.copy(self)
         watching._steps = watched(self._steps, unfolders(self._steps), observer)
+        watching._threads = False
         try:
             return watching.run(checked)
         finally:
@@ -182,7 +186,7 @@ class MILProgram:
         stack = self._layout == "stack"
         if stack:
             chunks = [{n: x[0] for n, x in chunk.items()} for chunk in chunks]
-        parts = map_chunks(self._execute, chunks)
+        parts = map_chunks(self._execute, chunks, threads=self._threads)
         if stack or (size == 1 and not self._batched):
             stacked = self._outputs if stack else self._stacked
             return {

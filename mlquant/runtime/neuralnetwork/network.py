@@ -116,9 +116,9 @@ class Network:
 
         For every layer in :attr:`observed` (convolutions and inner products), ``observer`` gets
         the layer's name and its input unfolded into the rows its weight matrix meets, float32
-        ``(groups, rows, depth)`` in the weight's column order (see :mod:`.observe`). It may be
-        called from several threads at once (one per chunk of the batch), and must not keep
-        the array.
+        ``(groups, rows, depth)`` in the weight's column order (see :mod:`.observe`). It is called
+        from one thread, chunk after chunk in batch order, so what it accumulates does not depend
+        on timing; it must not keep the array.
 
         Returns:
             What :meth:`run` returns.
@@ -132,7 +132,7 @@ class Network:
         chunks = [
             {name: x[start : start + size] for name, x in checked.items()} for start in range(0, batch, size)
         ]
-        parts = map_chunks(functools.partial(self._execute, observer=observer), chunks)
+        parts = map_chunks(functools.partial(self._execute, observer=observer), chunks, threads=observer is None)
         if len(parts) == 1:
             return parts[0]
         return {name: np.concatenate([part[name] for part in parts]) for name in self.output_names}
