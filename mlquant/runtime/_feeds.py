@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["check_feeds"]
+__all__ = ["check_feeds", "check_item_shape"]
 
 
 def check_feeds(
@@ -34,3 +34,17 @@ def check_feeds(
         msg = f"all feeds need the same batch size (got {batches})"
         raise DataError(msg)
     return checked
+
+
+def check_item_shape(name: str, x: np.ndarray, item: Sequence[int | None]) -> np.ndarray:
+    """Check that ``x`` is a batch ``(B, *item)`` of at least one item (None in ``item`` takes any size).
+
+    Raises:
+        DataError: It is not.
+    """
+    fits = x.ndim == len(item) + 1 and all(n is None or n == got for n, got in zip(item, x.shape[1:], strict=True))
+    if not fits or x.shape[0] < 1:
+        wanted = ", ".join(["B", *("*" if n is None else str(n) for n in item)])
+        msg = f"input '{name}': expected shape ({wanted}) (got {x.shape})"
+        raise DataError(msg)
+    return x

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ...errors import DataError, InternalError, InvalidModelError, MlquantError, SettingsError
-from .._feeds import check_feeds
+from .._feeds import check_feeds, check_item_shape
 from .._kernels.parallel import map_chunks, workers
 from .._observing import Observer
 from ._build import EXACT, Built, Step, build, caster, compute_dtype, interface, releases
@@ -240,13 +240,7 @@ class MILProgram:
         except (TypeError, ValueError) as error:
             msg = f"input '{name}': expected a {dtype} array (got {type(feed).__name__}: {error})"
             raise DataError(msg) from None
-        item = tuple(shape) if self._layout == "stack" else tuple(shape[1:])
-        fits = x.ndim == len(item) + 1 and all(n is None or n == got for n, got in zip(item, x.shape[1:], strict=True))
-        if not fits or x.shape[0] < 1:
-            wanted = ", ".join(["B", *("*" if n is None else str(n) for n in item)])
-            msg = f"input '{name}': expected shape ({wanted}) (got {x.shape})"
-            raise DataError(msg)
-        return x
+        return check_item_shape(name, x, tuple(shape) if self._layout == "stack" else tuple(shape[1:]))
 
 
 def _check_batch(step: Step, name: str, declared: Any, value: Any, items: int) -> None:

@@ -19,15 +19,12 @@ from ._geometry import window
 from .deconv import deconvolution
 
 
-def build_convolution(ctx: LayerContext) -> Kernel:
-    """Build a ``convolution`` kernel (also deconvolution, grouped and depthwise).
+def geometry(ctx: LayerContext) -> tuple[tuple[int, int], tuple[int, int], int]:
+    """A ``convolution`` layer's kernel size, strides and groups, checked against its channel counts.
 
-    With ``ctx.relu`` (a following ReLU folded in by the executor) the output is clipped at
-    zero block by block, while it is still in cache.
+    Raises:
+        InvalidModelError: They do not fit together.
     """
-    if len(ctx.inputs) > 1:
-        raise ctx.unsupported("weights given as a second input (dynamic convolution)")
-    ctx.expect_inputs(1)
     p = ctx.params
     kh, kw = pair(p.kernelSize, (3, 3))
     sh, sw = pair(p.stride, (1, 1))
@@ -38,6 +35,21 @@ def build_convolution(ctx: LayerContext) -> Kernel:
             f"{cout} output channels, {kc} kernel channels, {groups} groups, "
             f"kernel {kh}x{kw} and stride {sh}x{sw} do not fit together"
         )
+    return (kh, kw), (sh, sw), groups
+
+
+def build_convolution(ctx: LayerContext) -> Kernel:
+    """Build a ``convolution`` kernel (also deconvolution, grouped and depthwise).
+
+    With ``ctx.relu`` (a following ReLU folded in by the executor) the output is clipped at
+    zero block by block, while it is still in cache.
+    """
+    if len(ctx.inputs) > 1:
+        raise ctx.unsupported("weights given as a second input (dynamic convolution)")
+    ctx.expect_inputs(1)
+    p = ctx.params
+    (kh, kw), (sh, sw), groups = geometry(ctx)
+    cout, kc = int(p.outputChannels), int(p.kernelChannels)
     if p.isDeconvolution:
         return deconvolution(ctx, (kh, kw), (sh, sw), groups)
     dh, dw = pair(p.dilationFactor, (1, 1))

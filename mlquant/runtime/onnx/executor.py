@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ...errors import DataError, SettingsError, UnsupportedModelError
-from .._feeds import check_feeds
+from .._feeds import check_feeds, check_item_shape
 from ._translated import Translated
 
 if TYPE_CHECKING:
@@ -133,13 +133,7 @@ class OnnxProgram:
             kind = "float" if spec.dtype.kind == "f" else str(spec.dtype)
             msg = f"input '{name}': expected a {kind} array (got {type(feed).__name__}: {error})"
             raise DataError(msg) from None
-        item = spec.item_shape
-        fits = x.ndim == len(item) + 1 and all(n is None or n == got for n, got in zip(item, x.shape[1:], strict=True))
-        if not fits or x.shape[0] < 1:
-            wanted = ", ".join(["B", *("*" if n is None else str(n) for n in item)])
-            msg = f"input '{name}': expected shape ({wanted}) (got {x.shape})"
-            raise DataError(msg)
-        return x
+        return check_item_shape(name, x, spec.item_shape)
 
 
 def _translate(model: Model, precision: Precision) -> Translated:

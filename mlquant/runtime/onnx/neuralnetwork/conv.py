@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from ....errors import DataError
 from ...neuralnetwork._base import LayerContext, pair
 from ...neuralnetwork._geometry import window
+from ...neuralnetwork.conv import geometry
 from ...neuralnetwork.deconv import _crop
 from .._graph import Graph
 from ._base import Blob, Shape, as_rank4, floats, ints, known, unsupported
@@ -27,15 +28,8 @@ def translate_convolution(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -
         raise unsupported(ctx, "weights given as a second input (dynamic convolution)")
     ctx.expect_inputs(1)
     p = ctx.params
-    kh, kw = pair(p.kernelSize, (3, 3))
-    sh, sw = pair(p.stride, (1, 1))
-    groups = int(p.nGroups) or 1
+    (kh, kw), (sh, sw), groups = geometry(ctx)
     cout, kc = int(p.outputChannels), int(p.kernelChannels)
-    if cout % groups or min(kh, kw, sh, sw, cout, kc) < 1:
-        raise ctx.invalid(
-            f"{cout} output channels, {kc} kernel channels, {groups} groups, "
-            f"kernel {kh}x{kw} and stride {sh}x{sw} do not fit together"
-        )
     (x,) = inputs
     if p.isDeconvolution:
         return [_deconvolution(g, ctx, x, (kh, kw), (sh, sw), groups)]
