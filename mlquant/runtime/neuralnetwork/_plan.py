@@ -36,21 +36,18 @@ class Step:
     """Blobs nothing reads after this step, dropped to free memory."""
 
 
-def plan(contexts: list[LayerContext], feeds: list[str], outputs: list[str]) -> tuple[Step, ...]:
-    """Build every kernel and order the steps the outputs need, with in-place and release marks.
+def needed_layers(contexts: list[LayerContext], feeds: list[str], outputs: list[str]) -> list[LayerContext]:
+    """The layers the outputs need, in order, after checking that every blob a layer reads is
+    defined before it (by a feed or an earlier layer).
 
-    A kernel may overwrite its first input when nothing else reads that memory afterwards: no
-    later layer reads the blob or any view of it (see ``VIEW_KERNELS``), and it is neither a
-    feed, an output, nor a constant. A ReLU whose input is a convolution's output that nothing
-    else reads is folded into the convolution (and passes its input through).
+    Raises:
+        InvalidModelError: A layer reads a blob nothing defines before it.
     """
     defined = set(feeds)
     for ctx in contexts:
         for name in ctx.inputs:
             if name not in defined:
-                msg = (
-                    f"layer '{ctx.name}' ({ctx.type}) reads '{name}', which no input or earlier layer defines"
-                )
+                msg = f"layer '{ctx.name}' ({ctx.type}) reads '{name}', which no input or earlier layer defines"
                 raise InvalidModelError(msg)
         defined.update(ctx.outputs)
     needed, kept = set(outputs), []
@@ -59,6 +56,18 @@ def plan(contexts: list[LayerContext], feeds: list[str], outputs: list[str]) -> 
             kept.append(ctx)
             needed.update(ctx.inputs)
     kept.reverse()
+    return kept
+
+
+def plan(contexts: list[LayerContext], feeds: list[str], outputs: list[str]) -> tuple[Step, ...]:
+    """Build every kernel and order the steps the outputs need, with in-place and release marks.
+
+    A kernel may overwrite its first input when nothing else reads that memory afterwards: no
+    later layer reads the blob or any view of it (see ``VIEW_KERNELS``), and it is neither a
+    feed, an output, nor a constant. A ReLU whose input is a convolution's output that nothing
+    else reads is folded into the convolution (and passes its input through).
+    """
+    kept = needed_layers(contexts, feeds, outputs)
     pinned = set(feeds) | set(outputs)
     folded = _folded_relus(kept, pinned)
     group: dict[str, str] = {}

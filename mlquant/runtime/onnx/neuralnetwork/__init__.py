@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ....errors import InvalidModelError, MlquantError, SettingsError, UnsupportedLayerError
+from ....errors import MlquantError, SettingsError, UnsupportedLayerError
 from ...neuralnetwork._base import LayerContext
 from ...neuralnetwork._io import input_plans, output_plans
+from ...neuralnetwork._plan import needed_layers
 from ...neuralnetwork.network import _contexts, _network_model, _reader
 from ...neuralnetwork.registry import KERNELS
 from .._graph import Graph
@@ -59,7 +60,7 @@ def translate(model: Model, *, precision: str = "model") -> Translated:
     contexts = _contexts(network, _reader(model))
     produced = [name for ctx in contexts for name in ctx.outputs]
     outputs = output_plans(spec.description, network, kind, produced)
-    kept = _needed(contexts, [p.name for p in inputs], [o.blob for o in outputs])
+    kept = needed_layers(contexts, [p.name for p in inputs], [o.blob for o in outputs])
     g = Graph()
     blobs: dict[str, Blob] = {plan.name: _io.input_blob(g, plan) for plan in inputs}
     for ctx in kept:
@@ -89,22 +90,3 @@ def _layer(g: Graph, ctx: LayerContext, inputs: list[Blob]) -> list[Blob]:
     if len(results) != len(ctx.outputs):
         raise ctx.invalid(f"a {ctx.type} layer here gives {len(results)} outputs (the layer names {len(ctx.outputs)})")
     return results
-
-
-def _needed(contexts: list[LayerContext], feeds: list[str], outputs: list[str]) -> list[LayerContext]:
-    """The layers the outputs need, in order (after the reference runtime's check that every
-    blob a layer reads is defined before it)."""
-    defined = set(feeds)
-    for ctx in contexts:
-        for name in ctx.inputs:
-            if name not in defined:
-                msg = f"layer '{ctx.name}' ({ctx.type}) reads '{name}', which no input or earlier layer defines"
-                raise InvalidModelError(msg)
-        defined.update(ctx.outputs)
-    needed, kept = set(outputs), []
-    for ctx in reversed(contexts):
-        if needed.intersection(ctx.outputs):
-            kept.append(ctx)
-            needed.update(ctx.inputs)
-    kept.reverse()
-    return kept
