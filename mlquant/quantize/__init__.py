@@ -3,13 +3,16 @@
 * :mod:`.quantizers`: the strategy classes (one float array in, a
   :class:`~mlquant.weights.QuantizedWeights` out), linear ones in :mod:`.affine`, look-up
   tables in :mod:`.tables`, the protocol in :mod:`._base`;
-* :mod:`.plan`: :class:`LayerSelector`, :class:`QuantizationPlan`, :func:`quantize` and
-  :func:`dequantize`, which apply strategies to a :class:`~mlquant.Model` of any format;
+* :mod:`.plan`: :class:`LayerSelector` and :class:`QuantizationPlan`, which weights get
+  which strategy;
+* :mod:`.apply`: :func:`quantize` and :func:`dequantize`, which apply a strategy or a plan to
+  a :class:`~mlquant.Model` of any format;
 * :mod:`.calibrated`: :class:`DataAware`, any strategy steered by calibration data.
 """
 
+from .apply import dequantize, quantize, storage_problem
 from .calibrated import DataAware
-from .plan import LayerSelector, QuantizationPlan, as_plan, dequantize, quantize, storage_problem
+from .plan import LayerSelector, QuantizationPlan, as_plan
 from .quantizers import (
     BUILT_IN,
     Float16Quantizer,

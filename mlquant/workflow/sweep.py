@@ -42,7 +42,7 @@ from ..quantize import (
     quantize,
     storage_problem,
 )
-from ..quantize.plan import Notes, quantize_with_notes
+from ..quantize.apply import Notes, quantize_with_notes
 from ..select import SIMPLICITY, Assessment, Candidate, Selection, Selector
 from .grid import DEFAULT_METHODS, DEFAULT_WIDTHS, GridEntry, data_aware_entries, default_grid, sweep_target
 from .mixed import MixedPrecisionPlan, search_mixed_precision
