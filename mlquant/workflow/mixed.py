@@ -10,13 +10,13 @@ kept for validation and only used to report):
 1. **Rewrite** (optional, exact): constants of the preprocessing become weights
    (:meth:`Model.with_preprocessing_as_weights`: a NeuralNetwork mean image moves into a bias
    layer), so they can be quantized like any weight.
-2. **Sensitivity**: each layer is quantized alone with two probe quantizers (k-means at 6
-   and 4 bits) and the damage is measured as the mean KL divergence of the class
-   probabilities from the float model's, on the first calibration inputs. A score-level
-   divergence needs no labels and is far less noisy than top-1 accuracy. For every other
-   option the divergence is estimated from the option's weight error, through the power law
-   ``divergence = a * error**b`` fitted to the layer's two probes (first order in the noise
-   power; the fit makes it exact at the probes).
+2. **Sensitivity** (:mod:`.sensitivity`): each layer is quantized alone with two probe
+   quantizers (k-means at 6 and 4 bits) and the damage is measured as the mean KL divergence
+   of the class probabilities from the float model's, on the first calibration inputs. A
+   score-level divergence needs no labels and is far less noisy than top-1 accuracy. For
+   every other option the divergence is estimated from the option's weight error, through
+   the power law ``divergence = a * error**b`` fitted to the layer's two probes (first order
+   in the noise power; the fit makes it exact at the probes).
 3. **Allocation**: for a price ``lam`` of divergence in bytes, each layer takes the option
    minimising ``bytes + lam * divergence`` (the Lagrangian of the multiple-choice knapsack
    "fewest bytes under a divergence budget"); sweeping ``lam`` gives a family of plans from
@@ -37,24 +37,15 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import attrs
 import numpy as np
 
 from .._progress import Progress, silent
-from ..calibrate import Calibration, InputStatistics, calibrate
+from ..calibrate import Calibration, calibrate
 from ..errors import SettingsError
-from ..evaluate import (
-    Backend,
-    CachingEvaluator,
-    Evaluation,
-    EvaluationCache,
-    Evaluator,
-    ImageFolder,
-    Preprocessing,
-    default_backend,
-)
+from ..evaluate import Backend, Evaluation, EvaluationCache, ImageFolder, Preprocessing, default_backend
 from ..formats import Model, load
 from ..quantize import (
     DataAware,
@@ -66,34 +57,15 @@ from ..quantize import (
     quantize,
     storage_problem,
 )
-from ..quantize.calibrated import corrected_biases
 from ..select import MAX_CLASS_DROP, MAX_MEAN_DROP, Candidate, Selector
-from ..weights import QuantizedWeights
+from ._evaluators import caching_evaluator, on_other_images
+from .sensitivity import WeightSensitivity, load_sensitivities, measure_sensitivities
 
-__all__ = ["DEFAULT_OPTIONS", "MixedPrecisionPlan", "WeightSensitivity", "search_mixed_precision"]
+__all__ = ["DEFAULT_OPTIONS", "MixedPrecisionPlan", "search_mixed_precision"]
 
 #: The per-layer choices the search allocates among (plus keeping a layer float32).
 DEFAULT_OPTIONS: tuple[Quantizer, ...] = (Float16Quantizer(), *(KMeansLUTQuantizer(nbits=n) for n in range(8, 1, -1)))
 _PROBES = (KMeansLUTQuantizer(nbits=6), KMeansLUTQuantizer(nbits=4))
-
-
-
-@attrs.frozen
-class WeightSensitivity:
-    """What each option costs one weight: bytes, weight error, and output divergence."""
-
-    weight: str
-    """The weight's name (``layer.field``)."""
-    options: tuple[str, ...]
-    """Option names, the weight's current storage (keep it, usually ``float32``) first."""
-    nbytes: tuple[int, ...]
-    """Bytes the weight takes in the file under each option."""
-    error: tuple[float, ...]
-    """Squared weight error under each option."""
-    divergence: tuple[float, ...]
-    """Mean KL divergence from the float model's probabilities (measured at the probes, estimated elsewhere)."""
-    measured: tuple[bool, ...]
-    """Which divergences were measured rather than estimated."""
 
 
 @attrs.frozen
@@ -217,8 +189,8 @@ def search_mixed_precision(
     searched, validation = data.split(calibration_share, seed=seed)
     tolerance = Selector(max_mean_drop, max_class_drop, metric)
     store = cache or EvaluationCache(None)
-    check = CachingEvaluator(Evaluator(searched, backend=backend, preprocessing=preprocessing,
-                                       batch_size=batch_size), store, report)
+    check = caching_evaluator(searched, backend=backend, preprocessing=preprocessing, batch_size=batch_size,
+                              store=store, report=report)
     base = check.evaluate(original, "float")
     chooser = select or LayerSelector()
     probes: Sequence[Quantizer] = _PROBES
@@ -231,10 +203,10 @@ def search_mixed_precision(
     recipe = {"options": [o.name for o in options], "probes": [p.name for p in probes], "inputs": probe_inputs,
               "select": repr(chooser), "calibration": calibration.files if calibration is not None else None}
     key = store.key(work.content_fingerprint(), f"{check.data_key}:{recipe}", check.evaluator.setup) if store.folder else ""
-    sensitivity = _load_sensitivities(store.get_json(key)) if key else None
+    sensitivity = load_sensitivities(store.get_json(key)) if key else None
     if sensitivity is None:
-        sensitivity = _sensitivities(work, chooser, check.evaluator, list(options), list(probes), probe_inputs,
-                                     calibration, report)
+        sensitivity = measure_sensitivities(work, chooser, check.evaluator, list(options), list(probes),
+                                            probe_inputs, calibration, report)
         if key:
             store.put_json(key, [attrs.asdict(s) for s in sensitivity])
     family = _plans(sensitivity)
@@ -258,8 +230,7 @@ def search_mixed_precision(
     chosen = plans[low]
     small = quantize(original, chosen)
     calibrated = verdicts.get(low) or check.evaluate(small, "mixed", reference=base)
-    held_out = CachingEvaluator(Evaluator(validation, backend=backend, preprocessing=preprocessing,
-                                          batch_size=batch_size), store, report)
+    held_out = on_other_images(check, validation)
     base_validation = held_out.evaluate(original, "float")
     return attrs.evolve(
         chosen,
@@ -283,96 +254,6 @@ def _aware(quantizer: Quantizer, calibration: Calibration) -> Quantizer:
     if isinstance(quantizer, (Float16Quantizer, DataAware)):
         return quantizer
     return DataAware(quantizer, calibration)
-
-
-def _error(values: np.ndarray, quantized: np.ndarray, stats: InputStatistics | None) -> float:
-    """The squared weight error, or with input statistics the output error ``sum (w - q)^T E[x x^T] (w - q)``."""
-    difference = quantized.astype(np.float64) - values
-    if stats is None or difference.ndim == 0 or len(difference) % stats.groups:
-        return float(np.sum(difference**2))
-    rows = difference.reshape(len(difference), -1)
-    groups = stats.group_of_rows(len(rows))
-    if stats.second_moment is None:
-        return float(np.sum(rows**2 * stats.diagonal[groups]))
-    return float(sum(np.einsum("rd,de,re->", rows[groups == g], stats.second_moment[g], rows[groups == g])
-                     for g in range(stats.groups)))
-
-
-def _sensitivities(
-    model: Model, select: LayerSelector, check: Evaluator, options: list[Quantizer], probes: list[Quantizer],
-    probe_inputs: int, calibration: Calibration | None, report: Progress,
-) -> list[WeightSensitivity]:
-    """Measure each selected weight at the probes; estimate every option from its weight (or output) error."""
-    inputs = check.inputs(model).inputs[:probe_inputs]
-    backend = check.backend
-    reference = _probabilities(backend.predict(model, inputs))
-    layers = [w for w in model.weights if select(w)]
-    result = []
-    for done, weight in enumerate(layers):
-        report("measuring sensitivity", done, len(layers))
-        values = model.read(weight)
-        bound = {q.name: q.for_weight(weight) for q in (*options, *probes)}
-        quantized = {name: q.quantize(values, channel_axis=weight.channel_axis, storage=model.storage)
-                     for name, q in bound.items()}
-        if any(model.storage_problem(weight, q) for q in quantized.values()):
-            continue  # the format keeps this weight as it is (an updatable layer's): nothing to choose
-        stats = calibration.get(weight.name) if calibration is not None else None
-        errors = {name: _error(values, q.dequantize(), stats) for name, q in quantized.items()}
-        measured = {}
-        for probe in probes:
-            new: dict[int, QuantizedWeights | np.ndarray] = {weight.index: quantized[probe.name]}
-            new.update(corrected_biases(model, {weight.index: bound[probe.name]}, new))
-            scores = _probabilities(backend.predict(model.replace(new), inputs))
-            measured[probe.name] = (errors[probe.name], _kl(reference, scores))
-        fit = _power_law(*measured.values())
-        names = [o.name for o in options]
-        result.append(WeightSensitivity(
-            weight=weight.name,
-            options=(weight.storage, *names),
-            nbytes=(weight.nbytes, *(quantized[n].nbytes for n in names)),
-            error=(0.0, *(errors[n] for n in names)),
-            divergence=(0.0, *(measured[n][1] if n in measured else fit(errors[n]) for n in names)),
-            measured=(True, *(n in measured for n in names)),
-        ))
-    report("measuring sensitivity", len(layers), len(layers))
-    return result
-
-
-def _load_sensitivities(stored: object) -> list[WeightSensitivity] | None:
-    """Sensitivities from the cache, or None if there are none (or they are damaged)."""
-    if not isinstance(stored, list):
-        return None
-    try:
-        return [
-            WeightSensitivity(str(item["weight"]), tuple(item["options"]), tuple(item["nbytes"]), tuple(item["error"]),
-                             tuple(item["divergence"]), tuple(item["measured"]))
-            for item in stored
-        ]
-    except (TypeError, KeyError):
-        return None
-
-
-def _probabilities(scores: np.ndarray) -> np.ndarray:
-    scores = np.asarray(scores, dtype=np.float64)
-    if np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3):
-        return np.clip(scores, 1e-12, 1.0)
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return np.clip(shifted / shifted.sum(axis=1, keepdims=True), 1e-12, 1.0)
-
-
-def _kl(p: np.ndarray, q: np.ndarray) -> float:
-    return float(np.mean(np.sum(p * (np.log(p) - np.log(q)), axis=1)))
-
-
-def _power_law(first: tuple[float, float], second: tuple[float, float]) -> Callable[[float], float]:
-    """``divergence(error)`` through two measured (error, divergence) points, in log-log space."""
-    (e1, d1), (e2, d2) = sorted([first, second])
-    if d2 <= 0 or e2 <= 0:
-        return lambda error: 0.0
-    if d1 <= 0 or e1 <= 0 or e1 == e2:
-        return lambda error: d2 * error / e2
-    exponent = min(3.0, max(0.5, math.log(d2 / d1) / math.log(e2 / e1)))
-    return lambda error: 0.0 if error <= 0 else d2 * (error / e2) ** exponent
 
 
 def _plans(sensitivity: list[WeightSensitivity]) -> list[tuple[int, ...]]:
