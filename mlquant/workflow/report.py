@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .. import _text
 from .._files import atomic_write
@@ -17,10 +16,8 @@ from ..evaluate.results import SUMMARY_KEYS, CsvRow, write_csv
 from ..select.selector import Assessment, Selection
 from ..select.text import points, summary_table, tolerance
 from .mixed import MixedPrecisionPlan
+from .result import SweepResult
 from .saved import write_sweep_json
-
-if TYPE_CHECKING:
-    from .sweep import SweepResult
 
 __all__ = ["markdown", "write_sweep_report"]
 

@@ -12,7 +12,6 @@ import json
 import os
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import attrs
 
@@ -21,9 +20,7 @@ from ..errors import DataError
 from ..evaluate import Evaluation
 from ..evaluate.results import evaluation_from_dict, evaluation_to_dict, read_payload
 from ..select import Candidate, Selector
-
-if TYPE_CHECKING:
-    from .sweep import SweepResult
+from .result import SweepResult
 
 __all__ = ["SavedSweep", "read_sweep", "write_sweep_json"]
 

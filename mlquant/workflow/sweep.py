@@ -18,35 +18,20 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 
-import attrs
-
 from .._files import check_output
 from .._progress import Progress, silent
-from ..calibrate import Calibration, calibrate
-from ..errors import SettingsError
-from ..evaluate import (
-    Backend,
-    CachingEvaluator,
-    Evaluation,
-    EvaluationCache,
-    Evaluator,
-    ImageFolder,
-    Preprocessing,
-)
+from ..calibrate import calibrate
+from ..evaluate import Backend, CachingEvaluator, Evaluation, EvaluationCache, ImageFolder, Preprocessing
 from ..formats import Model, load
-from ..quantize import (
-    LayerSelector,
-    QuantizationPlan,
-    Quantizer,
-    as_plan,
-    quantize,
-    storage_problem,
-)
-from ..quantize.apply import Notes, quantize_with_notes
-from ..select import SIMPLICITY, Assessment, Candidate, Selection, Selector
+from ..quantize import LayerSelector, QuantizationPlan, Quantizer, quantize
+from ..select import Selector
+from ._evaluators import caching_evaluator, on_other_images
+from .candidates import as_candidate, check_names, evaluate_grid, quantize_grid, remove_stale, unstorable
 from .grid import DEFAULT_METHODS, DEFAULT_WIDTHS, GridEntry, data_aware_entries, default_grid, sweep_target
-from .mixed import MixedPrecisionPlan, search_mixed_precision
-from .parallel import LocalRuns, ShardedRuns, make_runs
+from .mixed import search_mixed_precision
+from .parallel import make_runs
+from .report import write_sweep_report
+from .result import SweepResult
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -59,46 +44,6 @@ __all__ = [
     "sweep_target",
 ]
 
-
-@attrs.frozen
-class SweepResult:
-    """Everything a sweep measured and chose."""
-
-    baseline: Evaluation
-    """The float model's evaluation."""
-    candidates: tuple[Candidate, ...] = attrs.field(repr=lambda c: f"<{len(c)} candidates>")
-    """Every candidate in grid order, with its evaluation (None if ``fast`` skipped it)."""
-    selection: Selection
-    """The choice, the frontier and every rejection's reason."""
-    out_dir: Path | None
-    """Where models and reports were written."""
-    inputs_evaluated: int
-    """Input-evaluations this run spent (cached results cost none)."""
-    reused: int = 0
-    """Evaluations taken from the cache of an earlier run (a resumed or widened sweep)."""
-    mixed: MixedPrecisionPlan | None = None
-    """The mixed-precision search's plan and its calibration and validation figures, with ``mixed=True``."""
-    skipped: tuple[tuple[str, str], ...] = ()
-    """Grid entries left out before evaluation, with why (``not smaller than the input``)."""
-    source: Path | None = None
-    """The float model's file, when it came from one."""
-    fast: bool = False
-    """Whether hopeless candidates were stopped early."""
-    calibration: Calibration | None = attrs.field(default=None, repr=False)
-    """With ``data_aware``: the statistics the data-aware candidates were made with."""
-    calibration_baseline: Evaluation | None = attrs.field(default=None, repr=False)
-    """With ``data_aware``: the float model on the calibration part (everything else is judged on the rest)."""
-    calibration_chosen: Evaluation | None = attrs.field(default=None, repr=False)
-    """With ``data_aware``: the chosen candidate on the calibration part, to compare with its judged figures."""
-
-    def __str__(self) -> str:
-        """The table a person wants: every candidate, the tolerance and the choice."""
-        return str(self.selection)
-
-    @property
-    def table(self) -> tuple[Assessment, ...]:
-        """One row per candidate, smallest first, each with its evaluation's per-class figures."""
-        return self.selection.rows
 
 
 def sweep(
@@ -181,13 +126,9 @@ def sweep(
     selector = selector or Selector()
     cap = sweep_target(model, target)
     entries = [GridEntry.of(e) for e in (default_grid(model=model, max_target=cap) if grid is None else grid)]
-    _check_names(entries)
-    unstorable = [(e.name, problem) for e in entries if not isinstance(e.quantizer, QuantizationPlan)
-                  and (problem := storage_problem(model, e.quantizer, cap)) is not None]
-    if unstorable and len(unstorable) == len(entries):
-        msg = f"the model's format stores none of the grid's candidates: {unstorable[0][1]}"
-        raise SettingsError(msg)
-    entries = [e for e in entries if e.name not in dict(unstorable)]
+    check_names(entries)
+    left_out = unstorable(model, entries, cap)
+    entries = [e for e in entries if e.name not in dict(left_out)]
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         check_output(out, folder=True, data=[data.root], inputs=[model.path] if model.path else [],
@@ -203,25 +144,26 @@ def sweep(
                                 preprocessing=preprocessing, batch_size=batch_size,
                                 cache=out / ".cache" if out is not None and cache else None)
         entries += data_aware_entries(entries, calibration)
-    evaluator = Evaluator(data, backend=backend, preprocessing=preprocessing, batch_size=batch_size)
-    runner = CachingEvaluator(evaluator, EvaluationCache(out / ".cache" if out is not None and cache else None), report)
+    runner = caching_evaluator(data, backend=backend, preprocessing=preprocessing, batch_size=batch_size,
+                               store=EvaluationCache(out / ".cache" if out is not None and cache else None),
+                               report=report)
 
-    models, skipped = _quantize_grid(model, entries, select, out, report, cap)
-    skipped = (*unstorable, *skipped)
+    models, skipped = quantize_grid(model, entries, select, out, report, cap)
+    skipped = (*left_out, *skipped)
     entries = [e for e in entries if e.name in models]
     runs = make_runs(runner, executor)
     try:
         runs.submit("float", model)
         baseline = runs.result("float")
-        evaluations = _evaluate_grid(runs, report, entries, models, baseline, selector, fast)
+        evaluations = evaluate_grid(runs, report, entries, models, baseline, selector, fast)
     finally:
         runs.close()
-    candidates = tuple(_candidate(e, models[e.name], evaluations[e.name], out) for e in entries)
+    candidates = tuple(as_candidate(e, models[e.name], evaluations[e.name], out) for e in entries)
     plan = None
     if mixed:
         plan = search_mixed_precision(
             model, data, max_mean_drop=selector.max_mean_drop, max_class_drop=selector.max_class_drop,
-            metric=selector.metric, select=select, backend=evaluator.backend, preprocessing=preprocessing,
+            metric=selector.metric, select=select, backend=runner.evaluator.backend, preprocessing=preprocessing,
             batch_size=batch_size, cache=runner.store, calibration=calibration, progress=report, max_target=cap,
         )
         small = quantize(model, plan)
@@ -229,7 +171,7 @@ def sweep(
             small.save(out / "models" / f"mixed{small.suffix}")
         evaluation = runner.evaluate(small, "mixed", reference=baseline)
         models["mixed"] = small
-        candidates = (*candidates, _candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
+        candidates = (*candidates, as_candidate(GridEntry("mixed", plan, "mixed"), small, evaluation, out))
     selection = selector.select(baseline, candidates)
     checks: tuple[Evaluation | None, Evaluation | None] = (None, None)
     if part is not None:
@@ -238,9 +180,7 @@ def sweep(
     result = SweepResult(baseline, candidates, selection, out, runner.spent, runner.reused,
                          plan, skipped, model.source, fast, calibration, *checks)
     if out is not None:
-        from .report import write_sweep_report
-
-        _remove_stale(out / "models", {c.path for c in candidates if c.path is not None})
+        remove_stale(out / "models", {c.path for c in candidates if c.path is not None})
         write_sweep_report(result)
     return result
 
@@ -249,119 +189,8 @@ def _calibration_checks(
     runner: CachingEvaluator, part: ImageFolder, model: Model, made: dict[str, Model], chosen: str | None
 ) -> tuple[Evaluation, Evaluation | None]:
     """The float model and the chosen candidate on the calibration part."""
-    check = CachingEvaluator(Evaluator(part, backend=runner.evaluator.backend,
-                                       preprocessing=runner.evaluator.preprocessing,
-                                       batch_size=runner.evaluator.batch_size), runner.store, runner.report)
+    check = on_other_images(runner, part)
     base = check.evaluate(model, "float")
     if chosen is None or chosen not in made:
         return base, None
     return base, check.evaluate(made[chosen], chosen, reference=base)
-
-
-def _remove_stale(folder: Path, kept: set[Path]) -> None:
-    """Delete the model files an earlier sweep into ``folder`` left that this one does not list.
-
-    Only ``.mlmodel`` files and ``.mlpackage`` folders are touched: ``models/`` is mlquant's own.
-    """
-    import shutil
-
-    if not folder.is_dir():
-        return
-    for entry in folder.iterdir():
-        if entry in kept or entry.suffix not in {".mlmodel", ".mlpackage"}:
-            continue
-        if entry.is_dir():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-
-
-def _quantize_grid(
-    model: Model, entries: Sequence[GridEntry], select: LayerSelector | None, out: Path | None, report: Progress,
-    max_target: int,
-) -> tuple[dict[str, Model], tuple[tuple[str, str], ...]]:
-    """Every candidate smaller than ``model``, saved under ``out/models``; and the others, with why
-    (not smaller, or a form the model's format cannot store).
-
-    The notes of every candidate are gathered into one warning of each kind.
-    """
-    models: dict[str, Model] = {}
-    skipped: list[tuple[str, str]] = []
-    kept: set[str] = set()
-    requantized: set[str] = set()
-    if entries:
-        as_plan(entries[0].quantizer, select).check(model)  # the selection's errors are every entry's
-    for i, entry in enumerate(entries):
-        report("quantizing", i, len(entries))
-        try:
-            candidate, notes = quantize_with_notes(model, as_plan(entry.quantizer, select), max_target=max_target)
-        except SettingsError as error:  # a form this model's format cannot store (2-bit linear in an ML Program)
-            skipped.append((entry.name, str(error)))
-            continue
-        kept.update(notes.kept)
-        requantized.update(notes.requantized)
-        if notes.size_ratio >= 1:
-            skipped.append((entry.name, f"not smaller than the input ({notes.size_ratio:.0%} of its size)"))
-            continue
-        models[entry.name] = candidate
-        if out is not None:
-            candidate.save(out / "models" / f"{entry.name}{candidate.suffix}")
-    report("quantizing", len(entries), len(entries))
-    Notes(tuple(sorted(kept)), tuple(sorted(requantized))).warn()
-    return models, tuple(skipped)
-
-
-def _evaluate_grid(
-    runs: LocalRuns | ShardedRuns,
-    report: Progress,
-    entries: Sequence[GridEntry],
-    models: dict[str, Model],
-    baseline: Evaluation,
-    selector: Selector,
-    fast: bool,
-) -> dict[str, Evaluation | None]:
-    """Evaluate every candidate; with ``fast``, smallest first, stopping hopeless ones and the search.
-
-    Every candidate is submitted first (an executor starts on all of them; locally nothing runs
-    yet), then results are taken in order, so that the search stops where a serial one does.
-    """
-    evaluations: dict[str, Evaluation | None] = {e.name: None for e in entries}
-
-    def hopeless(partial: Evaluation) -> bool:
-        return selector.hopeless(baseline, partial) is not None
-
-    order = list(entries)
-    if fast:
-        order.sort(key=lambda e: (models[e.name].size_bytes, SIMPLICITY.get(e.method, 9), e.name))
-    for entry in order:
-        runs.submit(entry.name, models[entry.name], reference=baseline, stop=hopeless if fast else None)
-    limit: int | None = None
-    for i, entry in enumerate(order):
-        report("candidates", i, len(order))
-        candidate = models[entry.name]
-        if limit is not None and candidate.size_bytes > limit:
-            break
-        evaluation = runs.result(entry.name)
-        evaluations[entry.name] = evaluation
-        single = Candidate(entry.name, candidate.size_bytes, evaluation, entry.method, entry.nbits)
-        if fast and limit is None and evaluation.complete and selector.select(baseline, [single]).chosen is not None:
-            limit = candidate.size_bytes
-    report("candidates", len(order), len(order))
-    return evaluations
-
-
-def _candidate(entry: GridEntry, model: Model, evaluation: Evaluation | None, out: Path | None) -> Candidate:
-    path = out / "models" / f"{entry.name}{model.suffix}" if out is not None else None
-    plan = None
-    if isinstance(entry.quantizer, QuantizationPlan):
-        plan = entry.quantizer.describe()
-    return Candidate(entry.name, model.size_bytes, evaluation, entry.method, entry.nbits, path, plan)
-
-
-def _check_names(entries: Sequence[GridEntry]) -> None:
-    seen: set[str] = set()
-    for entry in entries:
-        if entry.name in seen:
-            msg = f"two grid entries are named {entry.name!r}; give each quantizer a distinct name"
-            raise SettingsError(msg)
-        seen.add(entry.name)
