@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Z95", "mcnemar_p", "population_lower", "population_upper"]
+__all__ = ["Z95", "best_hits", "mcnemar_p", "population_lower", "population_upper"]
 
 #: Two-sided 95% normal quantile (``scipy.stats.norm.ppf(0.975)``).
 Z95 = 1.959963984540054
@@ -46,3 +46,20 @@ def population_upper(observed: int, sampled: int, population: int, alpha: float)
 def population_lower(observed: int, sampled: int, population: int, alpha: float) -> int:
     """The smallest count of marked items a finite population can hold, at level ``1 - alpha``."""
     return population - population_upper(sampled - observed, sampled, population, alpha)
+
+
+def best_hits(base_hits: np.ndarray, hits: np.ndarray, seen: np.ndarray, members: np.ndarray, level: float) -> int:
+    """An upper bound on a candidate's final hits among ``members``, each of two bounds at ``1 - level``.
+
+    The inputs still to come are what they are: the rest of a finite population of which the
+    seen inputs are a sample. So the bounds are exact hypergeometric ones, on the candidate's
+    gains (right where the float model is wrong) and losses (wrong where it is right) among
+    the inputs still to come, around the float model's known hits there.
+    """
+    gains = int((hits & ~base_hits & members).sum())
+    losses = int((~hits & base_hits & members & seen).sum())
+    wrong = ~base_hits & members
+    right = base_hits & members
+    more_gains = population_upper(gains, int((wrong & seen).sum()), int(wrong.sum()), level) - gains
+    more_losses = population_lower(losses, int((right & seen).sum()), int(right.sum()), level) - losses
+    return int(right.sum()) - losses + gains + more_gains - more_losses

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
 
-from .. import _text
 from ..errors import SettingsError
 from ..evaluate.evaluator import Evaluation
 from . import _stats, text
+from .candidate import Assessment, Candidate
 
-__all__ = ["MAX_CLASS_DROP", "MAX_MEAN_DROP", "Assessment", "Candidate", "Selection", "Selector"]
+__all__ = ["MAX_CLASS_DROP", "MAX_MEAN_DROP", "Selection", "Selector"]
 
 #: The default tolerance, in percentage points: the class-averaged metric may drop this much ...
 MAX_MEAN_DROP = 1.0
@@ -37,32 +36,6 @@ MAX_CLASS_DROP = 5.0
 
 #: Simpler strategies win ties.
 SIMPLICITY = {"float": 0, "float16": 1, "linear": 2, "linear_symmetric": 2, "linear_lut": 3, "kmeans_lut": 4}
-
-
-@attrs.frozen
-class Candidate:
-    """A quantized model offered to the selector."""
-
-    name: str
-    """Its name in tables and file names, e.g. ``kmeans_lut_6``."""
-    size_bytes: int
-    """Its file size."""
-    evaluation: Evaluation | None = attrs.field(repr=lambda e: "None" if e is None else f"<{e}>")
-    """What it predicted; None if it was never evaluated (``--fast`` skips larger models)."""
-    method: str = "custom"
-    """Its strategy (``linear``, ``linear_lut``, ``kmeans_lut``, ``float16``, ``mixed``...)."""
-    nbits: int | None = None
-    """Its width, where there is one."""
-    path: Path | None = None
-    """Where its model file was written."""
-    plan: str | None = attrs.field(default=None, repr=lambda plan: "None" if plan is None else f"<{plan.count(':')} entries>")
-    """A description of a per-layer plan, for mixed precision."""
-
-    def __str__(self) -> str:
-        """``kmeans_lut_7: 61.0% mean class accuracy on 700 inputs, 7 classes, 1.33 MB``, or that it was not evaluated."""
-        if self.evaluation is None:
-            return f"{self.name}: not evaluated, {_text.size(self.size_bytes)}"
-        return str(attrs.evolve(self.evaluation, name=self.name, size_bytes=self.size_bytes))
 
 
 def _optional_points(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -75,33 +48,6 @@ def _metric(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value not in {"accuracy", "agreement"}:
         msg = f"Selector: metric must be 'accuracy' or 'agreement' (got {value!r})"
         raise SettingsError(msg)
-
-
-@attrs.frozen
-class Assessment:
-    """One candidate measured against the tolerance: a row of the results table."""
-
-    candidate: Candidate = attrs.field(repr=lambda c: repr(c.name))
-    """The candidate."""
-    value: float | None
-    """The metric, mean over classes, in percent."""
-    interval: tuple[float, float] | None
-    """95% confidence interval of ``value``."""
-    drop: float | None
-    """Points lost against the float model (negative: gained)."""
-    drop_interval: tuple[float, float] | None
-    """95% confidence interval of ``drop`` (paired, input by input)."""
-    worst_class: str | None
-    """The class that lost the most."""
-    worst_drop: float | None
-    """Points that class lost."""
-    reasons: tuple[str, ...]
-    """Why it was rejected, in words; empty when it meets the tolerance."""
-    status: str
-    """``chosen``, ``passes``, ``rejected``, ``stopped early`` (certain to miss this tolerance),
-    ``undecided`` (stopped early, and might pass this tolerance) or ``not evaluated``."""
-    fails: tuple[str, ...] = ()
-    """Which limits a rejected candidate breaks: ``collapsed``, ``worst class``, ``mean``."""
 
 
 @attrs.frozen
@@ -214,7 +160,7 @@ class Selector:
         base, best = {}, {}
         for c, members in groups.items():
             base[c] = 100 * int((base_hits & members).sum()) / int(members.sum())
-            best[c] = 100 * _best_hits(base_hits, hits, seen, members, level) / int(members.sum())
+            best[c] = 100 * _stats.best_hits(base_hits, hits, seen, members, level) / int(members.sum())
         worst = max(best, key=lambda c: base[c] - best[c])
         if self.max_class_drop is not None and base[worst] - best[worst] > self.max_class_drop:
             return f"class {worst} cannot do better than a {base[worst] - best[worst]:.1f}-point drop"
@@ -222,7 +168,7 @@ class Selector:
         sizes = {int(m.sum()) for m in groups.values()}
         if len(sizes) == 1:  # equal classes: the class mean is the overall rate, bounded in one go
             everything = np.ones(len(base_hits), dtype=bool)
-            pooled = _best_hits(base_hits, hits, seen, everything, level)
+            pooled = _stats.best_hits(base_hits, hits, seen, everything, level)
             mean_drop = max(mean_drop, 100 * (int(base_hits.sum()) - pooled) / len(base_hits))
         if self.max_mean_drop is not None and mean_drop > self.max_mean_drop:
             return f"the mean cannot do better than a {mean_drop:.1f}-point drop"
@@ -322,23 +268,6 @@ def _groups(evaluation: Evaluation, classes: Sequence[str]) -> dict[str, np.ndar
         return {"all inputs": np.ones(len(evaluation.files), dtype=bool)}
     index = {label: i for i, label in enumerate(evaluation.labels)}
     return {c: evaluation.truth == index[c] for c in classes}
-
-
-def _best_hits(base_hits: np.ndarray, hits: np.ndarray, seen: np.ndarray, members: np.ndarray, level: float) -> int:
-    """An upper bound on a candidate's final hits among ``members``, each of two bounds at ``1 - level``.
-
-    The inputs still to come are what they are: the rest of a finite population of which the
-    seen inputs are a sample. So the bounds are exact hypergeometric ones, on the candidate's
-    gains (right where the float model is wrong) and losses (wrong where it is right) among
-    the inputs still to come, around the float model's known hits there.
-    """
-    gains = int((hits & ~base_hits & members).sum())
-    losses = int((~hits & base_hits & members & seen).sum())
-    wrong = ~base_hits & members
-    right = base_hits & members
-    more_gains = _stats.population_upper(gains, int((wrong & seen).sum()), int(wrong.sum()), level) - gains
-    more_losses = _stats.population_lower(losses, int((right & seen).sum()), int(right.sum()), level) - losses
-    return int(right.sum()) - losses + gains + more_gains - more_losses
 
 
 def _preference(row: Assessment) -> tuple[Any, ...]:

@@ -13,7 +13,7 @@ from .._files import atomic_write
 from ..errors import DataError
 from ..evaluate.evaluator import Evaluation
 from ..evaluate.results import SUMMARY_KEYS, CsvRow, write_csv
-from ..select.selector import Assessment, Selection
+from ..select import Assessment, Selection
 from ..select.text import points, summary_table, tolerance
 from .mixed import MixedPrecisionPlan
 from .result import SweepResult
