@@ -36,7 +36,7 @@ BlobReader = Callable[[str, int, MilType, int], np.ndarray]
 
 
 def op_name(op: Any) -> str:
-    """An operation's name: its ``name`` attribute, else its first output's name."""
+    """An operation's name: its ``name`` attribute, else its first output's name, else its type."""
     if "name" in op.attributes:
         strings = op.attributes["name"].immediateValue.tensor.strings.values
         if strings:

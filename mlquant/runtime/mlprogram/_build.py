@@ -21,6 +21,7 @@ from ...errors import (
     UnsupportedLayerError,
     UnsupportedModelError,
 )
+from ...formats.mlprogram.constexpr import op_name
 from ...formats.mlprogram.values import dtype_of, tensor_value
 from ._batch import batch_safe
 from ._context import Binding, Kernel, OpContext, Output
@@ -130,16 +131,6 @@ def declared_shape(value_type: Any) -> _Shape:
         int(d.constant.size) if d.WhichOneof("dimension") == "constant" else None
         for d in value_type.tensorType.dimensions
     )
-
-
-def op_name(op: Any) -> str:
-    """An operation's name: its ``name`` attribute, else its first output's name, else its type."""
-    if "name" in op.attributes:
-        strings = op.attributes["name"].immediateValue.tensor.strings.values
-        if strings:
-            first = strings[0]
-            return first.decode() if isinstance(first, bytes) else str(first)
-    return op.outputs[0].name if op.outputs else op.type
 
 
 def tensor_dtype(value_type: Any) -> np.dtype | None:
