@@ -1,11 +1,8 @@
 """How much each quantization option costs one weight: bytes, weight error, output divergence.
 
-Each selected weight is quantized alone with the probe quantizers, and the damage is measured
-as the mean KL divergence of the class probabilities from the float model's, on the first
-calibration inputs; for every other option the divergence is estimated from the option's
-weight error (or, with calibration statistics, the output error they predict), through the
-power law ``divergence = a * error**b`` fitted to the weight's two probes. The mixed-precision
-search (:mod:`.mixed`) allocates bits from these figures.
+Step 2 of the mixed-precision search described in :mod:`.mixed`: the probes' divergences are
+measured, every other option's is estimated from its weight error (or, with calibration
+statistics, the output error they predict) through a power law fitted to the probes.
 """
 
 from __future__ import annotations
@@ -43,7 +40,6 @@ class WeightSensitivity:
     """Mean KL divergence from the float model's probabilities (measured at the probes, estimated elsewhere)."""
     measured: tuple[bool, ...]
     """Which divergences were measured rather than estimated."""
-
 
 
 def _error(values: np.ndarray, quantized: np.ndarray, stats: InputStatistics | None) -> float:

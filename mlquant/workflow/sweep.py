@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 
-
 def sweep(
     model: Model | str | os.PathLike[str],
     data: ImageFolder | str | os.PathLike[str],
