@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -42,9 +44,33 @@ def blas() -> str:
             avx512 = " avx512f" in cpuinfo.read()
     except OSError:
         avx512 = None
-    support = {True: "the CPU has AVX-512", False: "the CPU has no AVX-512", None: "CPU flags unknown"}[avx512]
+    support = {True: "the CPU has AVX-512", False: "the CPU has no AVX-512", None: "CPU flags unknown"}[
+        avx512
+    ]
     forced = os.environ.get("OPENBLAS_CORETYPE")
     return (
         f"BLAS: {info.get('internal_api')} {info.get('version')}, {info.get('architecture')} kernels"
         f"{f' (OPENBLAS_CORETYPE={forced})' if forced else ''}; {support}"
     )
+
+
+def with_own_blas_kernels(arguments: list[str]) -> None:
+    """Run this script again with OpenBLAS choosing its kernels for the CPU, and print what it prints.
+
+    Only when ``OPENBLAS_CORETYPE`` is set (the child runs without it, with ``--no-own-blas`` so it
+    does not recurse): the same benchmark in one run under both kernel choices, side by side.
+    """
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    if not forced:
+        return
+    env = {name: value for name, value in os.environ.items() if name != "OPENBLAS_CORETYPE"}
+    print(
+        f"\nThe same, without OPENBLAS_CORETYPE={forced} (OpenBLAS picks the kernels for this CPU):",
+        flush=True,
+    )
+    done = subprocess.run(
+        [sys.executable, sys.argv[0], *arguments, "--no-own-blas"], env=env, text=True, capture_output=True
+    )
+    print(done.stdout, end="")
+    if done.returncode:
+        print(done.stderr[-2000:], end="")
