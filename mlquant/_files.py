@@ -3,18 +3,21 @@
 :func:`atomic_write` writes a temporary file beside the target, flushes it to disk and renames
 it over the target, so readers see the old file or the new one, never half of one.
 :func:`check_output` is what every command runs on every output path before doing any work.
+:func:`load_json` reads a JSON file a user named, telling a missing file from an unreadable one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from .errors import OutputError, OverwriteError
+from .errors import MlquantError, OutputError, OverwriteError
 
-__all__ = ["atomic_write", "check_output", "inside", "same_file"]
+__all__ = ["atomic_write", "check_output", "inside", "load_json", "same_file"]
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
@@ -127,3 +130,25 @@ def check_output(
         msg = f"cannot write {what} {target}: no permission to write in {parent}"
         raise OutputError(msg)
     return target
+
+
+def load_json(path: str | os.PathLike[str], error: Callable[[str], MlquantError], what: str = "file") -> Any:
+    """Read the JSON value in the file at ``path``.
+
+    Args:
+        path: The file.
+        error: Makes the error to raise from a message (``DataError``, or a function that
+            names the option the path came from).
+        what: Names the file in the message for a missing one (``no <what> at <path>``).
+
+    Raises:
+        MlquantError: What ``error`` makes: the file is missing, or it is not readable JSON.
+    """
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        msg = f"no {what} at {path}"
+        raise error(msg) from None
+    except (OSError, ValueError) as problem:
+        msg = f"{path} is not readable JSON ({problem})"
+        raise error(msg) from None

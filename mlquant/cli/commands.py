@@ -13,7 +13,7 @@ from pathlib import Path
 import attrs
 
 from .. import _text
-from .._files import check_output
+from .._files import check_output, load_json
 from ..calibrate import calibrate
 from ..errors import SettingsError
 from ..evaluate import (
@@ -218,14 +218,7 @@ def _data(args: argparse.Namespace, root: str | Path | None = None) -> ImageFold
 def _label_map(path: str | None) -> dict[str, str]:
     if path is None:
         return {}
-    try:
-        mapping = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        msg = f"--label-map: no file at {path}"
-        raise SettingsError(msg) from None
-    except (OSError, ValueError) as error:
-        msg = f"--label-map: {path} is not readable JSON ({error})"
-        raise SettingsError(msg) from None
+    mapping = load_json(path, lambda problem: SettingsError(f"--label-map: {problem}"))
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
         msg = f'--label-map: {path} must hold one JSON object of folder names to labels, e.g. {{"hot_dog": "hot dog"}}'
         raise SettingsError(msg)

@@ -71,7 +71,46 @@ class Backend(abc.ABC):
         """
 
 
-class ReferenceBackend(Backend):
+def _scores(model: Model, outputs: dict[str, np.ndarray]) -> np.ndarray:
+    name = model.spec.description.predictedProbabilitiesName
+    array = outputs[name] if name and name in outputs else next(iter(outputs.values()))
+    return np.asarray(array, dtype=np.float32).reshape(len(array), -1)
+
+
+class _Compiling(Backend):
+    """A backend that compiles a model before running it, and keeps what it compiled for the last model.
+
+    What :meth:`_compile` returns is dropped when the backend is pickled and built again, on
+    demand, where the backend lands. :meth:`predict` runs it as an executor: ``run(feeds) -> outputs``.
+    """
+
+    _compiled: tuple[Model, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings only: what was compiled is rebuilt where the backend lands."""
+        return {**self.__dict__, "_compiled": None}
+
+    def prepare(self, model: Model) -> None:
+        """Compile ``model`` now, so a model the backend cannot run fails before any input is read."""
+        self._compiled_for(model)
+
+    def predict(self, model: Model, inputs: np.ndarray) -> np.ndarray:
+        executor = self._compiled_for(model)
+        feed = signature(model).input.name
+        outputs = executor.run({feed: inputs.astype(np.float32, copy=False)})
+        return _scores(model, outputs)
+
+    def _compiled_for(self, model: Model) -> Any:
+        if self._compiled is None or self._compiled[0] is not model:
+            self._compiled = (model, self._compile(model))
+        return self._compiled[1]
+
+    @abc.abstractmethod
+    def _compile(self, model: Model) -> Any:
+        """What runs ``model``; raises ``UnsupportedLayerError`` for a layer the backend cannot run."""
+
+
+class ReferenceBackend(_Compiling):
     """mlquant's numpy runtime: the model executed layer by layer (or operation by operation).
 
     NeuralNetwork models run in :class:`~mlquant.runtime.Network`, ML Programs in
@@ -99,44 +138,20 @@ class ReferenceBackend(Backend):
         self.precision = chosen
         self.float16 = chosen == "float16"
         self.name = "reference" if chosen == "model" else f"reference-{chosen}"
-        self._compiled: tuple[Model, Any] | None = None
 
     def __repr__(self) -> str:
         return f"ReferenceBackend(precision={self.precision!r})"
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle the settings only: the compiled executor is rebuilt where the backend lands."""
-        return {**self.__dict__, "_compiled": None}
-
-    def prepare(self, model: Model) -> None:
-        """Build the executor for ``model`` now, so an unsupported layer fails before any input is read."""
-        self._executor(model)
-
-    def predict(self, model: Model, inputs: np.ndarray) -> np.ndarray:
-        executor = self._executor(model)
-        feed = signature(model).input.name
-        outputs = executor.run({feed: inputs.astype(np.float32, copy=False)})
-        return _scores(model, outputs)
-
-    def _executor(self, model: Model) -> Any:
+    def _compile(self, model: Model) -> Any:
+        """Build the executor for ``model``: a ``MILProgram`` or a ``Network``."""
         from ..runtime import MILProgram, Network
 
-        if self._compiled is None or self._compiled[0] is not model:
-            if model.format == "mlprogram":
-                executor: Any = MILProgram(model, precision="float32" if self.precision == "float32" else "program")
-            else:
-                executor = Network(model, float16=self.float16)
-            self._compiled = (model, executor)
-        return self._compiled[1]
+        if model.format == "mlprogram":
+            return MILProgram(model, precision="float32" if self.precision == "float32" else "program")
+        return Network(model, float16=self.float16)
 
 
-def _scores(model: Model, outputs: dict[str, np.ndarray]) -> np.ndarray:
-    name = model.spec.description.predictedProbabilitiesName
-    array = outputs[name] if name and name in outputs else next(iter(outputs.values()))
-    return np.asarray(array, dtype=np.float32).reshape(len(array), -1)
-
-
-class CoreMLBackend(Backend):
+class CoreMLBackend(_Compiling):
     """Core ML itself, through coremltools' ``MLModel.predict`` (macOS only).
 
     Args:
@@ -154,21 +169,12 @@ class CoreMLBackend(Backend):
             raise SettingsError(msg)
         self.compute_units = compute_units
         self.name = f"coreml-{compute_units.lower()}"
-        self._loaded: tuple[Model, Any] | None = None
 
     def __repr__(self) -> str:
         return f"CoreMLBackend(compute_units={self.compute_units!r})"
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle the settings only: the compiled Core ML model is rebuilt where the backend lands."""
-        return {**self.__dict__, "_loaded": None}
-
-    def prepare(self, model: Model) -> None:
-        """Compile ``model`` with Core ML now, so a model Core ML refuses fails before any input is read."""
-        self._mlmodel(model)
-
     def predict(self, model: Model, inputs: np.ndarray) -> np.ndarray:
-        mlmodel = self._mlmodel(model)
+        mlmodel = self._compiled_for(model)
         sig = signature(model)
         feeds = [{sig.input.name: _feed(row, sig.input)} for row in inputs]
         results = mlmodel.predict(feeds)
@@ -178,17 +184,15 @@ class CoreMLBackend(Backend):
             return np.array([[r[sig.probabilities][label] for label in labels] for r in results], np.float32)
         return np.array([np.asarray(next(iter(r.values()))).reshape(-1) for r in results], np.float32)
 
-    def _mlmodel(self, model: Model) -> Any:
+    def _compile(self, model: Model) -> Any:
+        """Compile ``model`` with Core ML: a coremltools ``MLModel``."""
         if platform.system() != "Darwin":
             msg = "Core ML prediction runs only on macOS; use ReferenceBackend elsewhere"
             raise UnsupportedModelError(msg)
         from .. import _coreml
 
         ct = _coreml.coremltools()
-        if self._loaded is None or self._loaded[0] is not model:
-            mlmodel = ct.models.MLModel(model.spec, compute_units=ct.ComputeUnit[self.compute_units])
-            self._loaded = (model, mlmodel)
-        return self._loaded[1]
+        return ct.models.MLModel(model.spec, compute_units=ct.ComputeUnit[self.compute_units])
 
 
 def _feed(row: np.ndarray, target: Any) -> Any:

@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from ..errors import SettingsError
 from ..formats import Model
-from .backends import Backend, _scores
-from .signature import signature
+from .backends import _Compiling
 
 __all__ = ["OnnxRuntimeBackend"]
 
 
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeBackend(_Compiling):
     """The model translated into one ONNX graph (:class:`~mlquant.runtime.onnx.OnnxProgram`) and run by onnxruntime.
 
     A layer the translation does not cover fails in :meth:`prepare`, before any input is read,
@@ -53,30 +50,12 @@ class OnnxRuntimeBackend(Backend):
         self.precision = precision
         self.threads = None if threads is None else int(threads)
         self.name = "onnxruntime" if precision == "model" else f"onnxruntime-{precision}"
-        self._compiled: tuple[Model, Any] | None = None
 
     def __repr__(self) -> str:
         return f"OnnxRuntimeBackend(providers={self.providers!r}, precision={self.precision!r}, threads={self.threads!r})"
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_compiled"] = None  # an onnxruntime session does not pickle; it is rebuilt on demand
-        return state
-
-    def prepare(self, model: Model) -> None:
-        """Translate ``model`` and build its session now, so an untranslatable layer fails before any input is read."""
-        self._program(model)
-
-    def predict(self, model: Model, inputs: np.ndarray) -> np.ndarray:
-        program = self._program(model)
-        feed = signature(model).input.name
-        outputs = program.run({feed: inputs.astype(np.float32, copy=False)})
-        return _scores(model, outputs)
-
-    def _program(self, model: Model) -> Any:
+    def _compile(self, model: Model) -> Any:
+        """Translate ``model`` into one ONNX graph and build its onnxruntime session."""
         from ..runtime.onnx import OnnxProgram
 
-        if self._compiled is None or self._compiled[0] is not model:
-            program = OnnxProgram(model, precision=self.precision, providers=self.providers, threads=self.threads)  # type: ignore[arg-type]
-            self._compiled = (model, program)
-        return self._compiled[1]
+        return OnnxProgram(model, precision=self.precision, providers=self.providers, threads=self.threads)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write, load_json
 from ..errors import DataError
 from .data import Skipped
 from .evaluator import Evaluation
@@ -95,14 +95,7 @@ def read_payload(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
     Raises:
         DataError: The file is missing, is not JSON, or is not that kind of file.
     """
-    try:
-        payload = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        msg = f"no results file at {path}"
-        raise DataError(msg) from None
-    except (OSError, ValueError) as error:
-        msg = f"{path} is not readable JSON ({error})"
-        raise DataError(msg) from None
+    payload = load_json(path, DataError, "results file")
     if not isinstance(payload, dict) or payload.get("format") != kind:
         msg = f"{path} is not an mlquant {kind} file (no 'format': '{kind}')"
         raise DataError(msg)

@@ -1,15 +1,25 @@
-"""The root of the quantized-weights family and the array checks its forms share."""
+"""The root of the quantized-weights family, the base of its index forms, and the array checks they share."""
 
 from __future__ import annotations
 
 import abc
 from typing import Any
 
+import attrs
 import numpy as np
 
 from ..errors import QuantizationError
+from .packing import packed_size
 
-__all__ = ["QuantizedWeights", "as_float32", "as_indices", "check_indices", "readonly"]
+__all__ = [
+    "IndexedWeights",
+    "QuantizedWeights",
+    "as_float32",
+    "as_indices",
+    "check_finite",
+    "check_indices",
+    "readonly",
+]
 
 
 class QuantizedWeights(abc.ABC):
@@ -63,3 +73,36 @@ def check_indices(indices: np.ndarray, bits: int) -> None:
     if indices.size and int(indices.max()) >= 2**bits:
         msg = f"{bits}-bit indices must be below {2**bits} (got {int(indices.max())})"
         raise QuantizationError(msg)
+
+
+def check_finite(values: np.ndarray, what: str) -> None:
+    """Raise :class:`QuantizationError` unless every value is finite; ``what`` names the values."""
+    if not np.all(np.isfinite(values)):
+        msg = f"{what} must hold finite values (got NaN or inf)"
+        raise QuantizationError(msg)
+
+
+@attrs.frozen(eq=False)
+class IndexedWeights(QuantizedWeights):
+    """n-bit indices in the tensor's shape, and what maps them to values (a scale and bias, tables).
+
+    The file holds the indices bit-packed, then that mapping: :attr:`nbytes` is their sum.
+    """
+
+    nbits: int
+    """Bits per index, 1-8."""
+    indices: np.ndarray = attrs.field(converter=as_indices)
+    """Unsigned indices in the tensor's shape, each below ``2**nbits``."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.indices.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return packed_size(self.indices.size, self.nbits) + self._mapping_nbytes
+
+    @property
+    @abc.abstractmethod
+    def _mapping_nbytes(self) -> int:
+        """Bytes of what maps the indices to values."""

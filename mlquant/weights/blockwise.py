@@ -21,7 +21,7 @@ import attrs
 import numpy as np
 
 from ..errors import QuantizationError
-from ._base import QuantizedWeights, as_indices, check_indices, readonly
+from ._base import IndexedWeights, QuantizedWeights, check_finite, check_indices, readonly
 from .packing import packed_size
 
 __all__ = ["AffineWeights", "GroupedLUTWeights", "expand_blocks"]
@@ -37,17 +37,13 @@ def _block_array(values: Any) -> np.ndarray:
 
 
 @attrs.frozen(eq=False)
-class GroupedLUTWeights(QuantizedWeights):
+class GroupedLUTWeights(IndexedWeights):
     """n-bit indices into one look-up table per group of ``group_size`` channels along ``axis``.
 
     Channel ``c`` uses ``tables[c // group_size]``; the last group may hold fewer channels
     when ``group_size`` does not divide them.
     """
 
-    nbits: int
-    """Bits per index, 1-8."""
-    indices: np.ndarray = attrs.field(converter=as_indices)
-    """Unsigned indices in the tensor's shape, each below ``2**nbits``."""
     tables: np.ndarray = attrs.field(converter=_tables)
     """float32 tables, shape ``(groups, 2**nbits)``, ``groups = ceil(channels / group_size)``."""
     axis: int
@@ -72,9 +68,7 @@ class GroupedLUTWeights(QuantizedWeights):
                 f"{self.nbits}-bit indices need tables of shape {expected} (got {self.tables.shape})"
             )
             raise QuantizationError(msg)
-        if not np.all(np.isfinite(self.tables)):
-            msg = "look-up tables must hold finite values (got NaN or inf)"
-            raise QuantizationError(msg)
+        check_finite(self.tables, "look-up tables")
 
     @property
     def groups(self) -> int:
@@ -82,12 +76,8 @@ class GroupedLUTWeights(QuantizedWeights):
         return int(self.tables.shape[0])
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.indices.shape)
-
-    @property
-    def nbytes(self) -> int:
-        return packed_size(self.indices.size, self.nbits) + 4 * self.tables.size
+    def _mapping_nbytes(self) -> int:
+        return 4 * self.tables.size
 
     def dequantize(self) -> np.ndarray:
         channels = self.indices.shape[self.axis]

@@ -22,9 +22,8 @@ import attrs
 import numpy as np
 
 from ..errors import QuantizationError
-from ._base import QuantizedWeights, as_float32, as_indices, check_indices, readonly
+from ._base import IndexedWeights, QuantizedWeights, as_float32, check_finite, check_indices, readonly
 from .blockwise import AffineWeights, GroupedLUTWeights
-from .packing import packed_size
 
 __all__ = [
     "AffineWeights",
@@ -61,13 +60,9 @@ class Float16Weights(QuantizedWeights):
 
 
 @attrs.frozen(eq=False)
-class LinearWeights(QuantizedWeights):
+class LinearWeights(IndexedWeights):
     """n-bit indices mapped to ``scale * q + bias``, per tensor or per output channel."""
 
-    nbits: int
-    """Bits per index, 1-8."""
-    indices: np.ndarray = attrs.field(converter=as_indices)
-    """Unsigned indices in the tensor's shape, each below ``2**nbits``."""
     scale: np.ndarray = attrs.field(converter=as_float32)
     """One scale, or one per channel along ``axis``."""
     bias: np.ndarray = attrs.field(converter=as_float32)
@@ -86,25 +81,17 @@ class LinearWeights(QuantizedWeights):
         check_indices(self.indices, self.nbits)
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.indices.shape)
-
-    @property
-    def nbytes(self) -> int:
-        return packed_size(self.indices.size, self.nbits) + 8 * len(self.scale)
+    def _mapping_nbytes(self) -> int:
+        return 8 * len(self.scale)
 
     def dequantize(self) -> np.ndarray:
         return affine(self.indices, self.scale, self.bias, self.axis)
 
 
 @attrs.frozen(eq=False)
-class LUTWeights(QuantizedWeights):
+class LUTWeights(IndexedWeights):
     """n-bit indices into a look-up table of exactly ``2**nbits`` float32 entries."""
 
-    nbits: int
-    """Bits per index, 1-8."""
-    indices: np.ndarray = attrs.field(converter=as_indices)
-    """Unsigned indices in the tensor's shape, each below ``2**nbits``."""
     table: np.ndarray = attrs.field(converter=as_float32)
     """The look-up table."""
 
@@ -115,18 +102,12 @@ class LUTWeights(QuantizedWeights):
                 f"(got {len(self.table)})"
             )
             raise QuantizationError(msg)
-        if not np.all(np.isfinite(self.table)):
-            msg = "a look-up table must hold finite values (got NaN or inf)"
-            raise QuantizationError(msg)
+        check_finite(self.table, "a look-up table")
         check_indices(self.indices, self.nbits)
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.indices.shape)
-
-    @property
-    def nbytes(self) -> int:
-        return packed_size(self.indices.size, self.nbits) + 4 * len(self.table)
+    def _mapping_nbytes(self) -> int:
+        return 4 * len(self.table)
 
     def dequantize(self) -> np.ndarray:
         return self.table[self.indices]

@@ -188,19 +188,18 @@ def _training_problems(network: Any) -> list[str]:
     for loss in losses:
         kind = loss.WhichOneof("LossLayerType")
         if kind == "categoricalCrossEntropyLossLayer":
-            ce = loss.categoricalCrossEntropyLossLayer
-            if ce.input not in softmax_outputs:
+            params = loss.categoricalCrossEntropyLossLayer
+            if params.input not in softmax_outputs:
                 problems.append(f"loss layer '{loss.name}': its input is not the output of a softmax layer")
-            if ce.target in produced:
-                problems.append(f"loss layer '{loss.name}': its target is computed inside the network")
         elif kind == "meanSquaredErrorLossLayer":
-            mse = loss.meanSquaredErrorLossLayer
-            if mse.input not in produced:
+            params = loss.meanSquaredErrorLossLayer
+            if params.input not in produced:
                 problems.append(f"loss layer '{loss.name}': its input is not computed inside the network")
-            if mse.target in produced:
-                problems.append(f"loss layer '{loss.name}': its target is computed inside the network")
         else:
             problems.append(f"loss layer '{loss.name}': only cross-entropy and mean squared error losses are supported")
+            continue
+        if params.target in produced:
+            problems.append(f"loss layer '{loss.name}': its target is computed inside the network")
     optimizer = update.optimizer.WhichOneof("OptimizerType")
     required = {"sgdOptimizer": ("learningRate", "miniBatchSize"),
                 "adamOptimizer": ("learningRate", "miniBatchSize", "beta1", "beta2", "eps")}

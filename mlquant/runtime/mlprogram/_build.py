@@ -14,15 +14,10 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ...errors import (
-    InternalError,
-    InvalidModelError,
-    MlquantError,
-    UnsupportedLayerError,
-    UnsupportedModelError,
-)
+from ...errors import InvalidModelError, UnsupportedLayerError, UnsupportedModelError
 from ...formats.mlprogram.constexpr import op_name
 from ...formats.mlprogram.values import dtype_of, tensor_value
+from .._failures import unexpected_as_internal
 from ._batch import batch_safe
 from ._context import Binding, Kernel, OpContext, Output
 from ._fuse import fold_activations
@@ -252,13 +247,8 @@ def _bindings(
 
 
 def _kernel(ctx: OpContext) -> Kernel:
-    try:
+    with unexpected_as_internal(f"operation '{ctx.name}' ({ctx.type}): building its kernel failed"):
         return KERNELS[ctx.type](ctx)
-    except MlquantError:
-        raise
-    except Exception as error:
-        msg = f"operation '{ctx.name}' ({ctx.type}): building its kernel failed: {type(error).__name__}: {error}"
-        raise InternalError(msg) from error
 
 
 def _fold(
@@ -267,13 +257,8 @@ def _fold(
     """Compute an operation whose inputs are all constant, once."""
     kernel = _kernel(ctx)
     args = {p: [np.asarray(v) for v in bound] for p, bound in params.items()}
-    try:
+    with unexpected_as_internal(f"operation '{ctx.name}' ({ctx.type}) failed on its constants"):
         results = kernel(args)
-    except MlquantError:
-        raise
-    except Exception as error:
-        msg = f"operation '{ctx.name}' ({ctx.type}) failed on its constants: {type(error).__name__}: {error}"
-        raise InternalError(msg) from error
     for out, value in zip(ctx.outputs, results, strict=True):
         constants[out.name] = caster(out.dtype, round_fp16)(value)
 

@@ -50,35 +50,40 @@ def build_gelu(ctx: OpContext) -> Kernel:
     return _unary(lambda x: fn(x).astype(x.dtype, copy=False))
 
 
+#: The parameterless activations: operation type -> function.
+SIMPLE: dict[str, _Fn] = {
+    "relu": _relu,
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "sigmoid": _sigmoid,
+    "silu": lambda x: x * _sigmoid(x),
+    "tanh": np.tanh,
+    "softplus": lambda x: np.logaddexp(x, 0).astype(x.dtype, copy=False),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+}
+
+#: The activations with scalar ``alpha`` (and ``beta``) constants: operation type -> ``f(x, alpha, beta)``.
+WITH_ALPHA: dict[str, Callable[[np.ndarray, np.float32, np.float32], np.ndarray]] = {
+    "leaky_relu": lambda x, alpha, beta: np.where(x >= 0, x, alpha * x),
+    "elu": lambda x, alpha, beta: np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1)),
+    "thresholded_relu": lambda x, alpha, beta: np.where(x > alpha, x, np.float32(0)),
+    "clamped_relu": lambda x, alpha, beta: np.minimum(np.where(x >= 0, x, alpha * x), beta),
+    "linear_activation": lambda x, alpha, beta: alpha * x + beta,
+    "scaled_tanh": lambda x, alpha, beta: alpha * np.tanh(beta * x),
+    "sigmoid_hard": lambda x, alpha, beta: np.clip(alpha * x + beta, 0, 1),
+}
+
+
 def build_simple(ctx: OpContext) -> Kernel:
-    """Build a parameterless activation (relu, relu6, sigmoid, silu, tanh, softplus, softsign, erf)."""
-    functions: dict[str, _Fn] = {
-        "relu": _relu,
-        "relu6": lambda x: np.clip(x, 0, 6),
-        "sigmoid": _sigmoid,
-        "silu": lambda x: x * _sigmoid(x),
-        "tanh": np.tanh,
-        "softplus": lambda x: np.logaddexp(x, 0).astype(x.dtype, copy=False),
-        "softsign": lambda x: x / (1 + np.abs(x)),
-    }
-    return _unary(functions[ctx.type])
+    """Build a parameterless activation (one of :data:`SIMPLE`)."""
+    return _unary(SIMPLE[ctx.type])
 
 
 def build_with_alpha(ctx: OpContext) -> Kernel:
-    """Build an activation with scalar ``alpha`` (and ``beta``) constants."""
+    """Build an activation with scalar ``alpha`` (and ``beta``) constants (one of :data:`WITH_ALPHA`)."""
     alpha = np.float32(ctx.scalar("alpha"))
     beta = np.float32(ctx.scalar("beta", 0.0))
-    functions: dict[str, _Fn] = {
-        "leaky_relu": lambda x: np.where(x >= 0, x, alpha * x),
-        "elu": lambda x: np.where(x > 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1)),
-        "thresholded_relu": lambda x: np.where(x > alpha, x, np.float32(0)),
-        "clamped_relu": lambda x: np.minimum(np.where(x >= 0, x, alpha * x), beta),
-        "linear_activation": lambda x: alpha * x + beta,
-        "scaled_tanh": lambda x: alpha * np.tanh(beta * x),
-        "sigmoid_hard": lambda x: np.clip(alpha * x + beta, 0, 1),
-    }
-    fn = functions[ctx.type]
-    return _unary(lambda x: fn(x).astype(x.dtype, copy=False))
+    fn = WITH_ALPHA[ctx.type]
+    return _unary(lambda x: fn(x, alpha, beta).astype(x.dtype, copy=False))
 
 
 def build_clip(ctx: OpContext) -> Kernel:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
 
-from ...errors import DataError, InternalError, InvalidModelError, MlquantError, SettingsError
+from ...errors import DataError, InvalidModelError, SettingsError
+from .._failures import unexpected_as_internal
 from .._feeds import check_feeds, check_item_shape
 from .._kernels.parallel import map_chunks, workers
 from .._observing import Observer
@@ -204,17 +206,8 @@ class MILProgram:
         check = self._batched and self._layout == "one" and items > 1
         for step, casters in zip(self._steps, self._casters, strict=True):
             args = {p: [env[b] if isinstance(b, str) else b for b in bound] for p, bound in step.params.items()}
-            try:
+            with unexpected_as_internal(functools.partial(_failed_on, step, args)):
                 results = step.kernel(args)
-            except MlquantError:
-                raise
-            except Exception as error:
-                shapes = ", ".join(f"{p}={[np.shape(a) for a in v]}" for p, v in args.items() if p in step.params)
-                msg = (
-                    f"operation '{step.name}' ({step.type}) failed on inputs {shapes}: "
-                    f"{type(error).__name__}: {error}"
-                )
-                raise InternalError(msg) from error
             for out, value, cast in zip(step.outputs, results, casters, strict=True):
                 value = cast(value)
                 if check and out.name in step.derived:
@@ -253,3 +246,9 @@ def _check_batch(step: Step, name: str, declared: Any, value: Any, items: int) -
             f"(declared {tuple(declared)})"
         )
         raise _NotBatchable(msg)
+
+
+def _failed_on(step: Step, args: Mapping[str, list[Any]]) -> str:
+    """How an unexpected failure of ``step`` on ``args`` is described."""
+    shapes = ", ".join(f"{p}={[np.shape(a) for a in v]}" for p, v in args.items() if p in step.params)
+    return f"operation '{step.name}' ({step.type}) failed on inputs {shapes}"

@@ -26,6 +26,10 @@ REDUCTIONS: dict[str, _Reduce] = {
 }
 
 
+#: The index reductions: operation type -> numpy function (int32 indices, first of equal values).
+ARG_REDUCTIONS: dict[str, Callable[..., np.ndarray]] = {"reduce_argmax": np.argmax, "reduce_argmin": np.argmin}
+
+
 def _log_sum_exp(x: np.ndarray, axes: tuple[int, ...], keep: bool) -> np.ndarray:
     top = x.max(axis=axes, keepdims=True)
     out = np.log(np.exp(x - top).sum(axis=axes, keepdims=True)) + top
@@ -48,7 +52,7 @@ def build_reduce(ctx: OpContext) -> Kernel:
 
 def build_arg_reduce(ctx: OpContext) -> Kernel:
     """Build ``reduce_argmax`` or ``reduce_argmin`` (int32 indices)."""
-    fn = np.argmax if ctx.type == "reduce_argmax" else np.argmin
+    fn = ARG_REDUCTIONS[ctx.type]
     axis = int(ctx.scalar("axis", -1))
     keep = bool(ctx.scalar("keep_dims", False))
 

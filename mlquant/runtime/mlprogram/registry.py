@@ -27,18 +27,10 @@ from ._context import Kernel, OpContext
 
 _Builder = Callable[[OpContext], Kernel]
 
-
-def _each(names: str, builder: _Builder) -> dict[str, _Builder]:
-    return dict.fromkeys(names.split(), builder)
-
-
 #: Operation type -> kernel builder.
 KERNELS: dict[str, _Builder] = {
-    **_each("relu relu6 sigmoid silu tanh softplus softsign", activation.build_simple),
-    **_each(
-        "leaky_relu elu thresholded_relu clamped_relu linear_activation scaled_tanh sigmoid_hard",
-        activation.build_with_alpha,
-    ),
+    **dict.fromkeys(activation.SIMPLE, activation.build_simple),
+    **dict.fromkeys(activation.WITH_ALPHA, activation.build_with_alpha),
     "clip": activation.build_clip,
     "gelu": activation.build_gelu,
     "prelu": activation.build_prelu,
@@ -46,9 +38,9 @@ KERNELS: dict[str, _Builder] = {
     "softplus_parametric": activation.build_softplus_parametric,
     "conv": conv.build_conv,
     "conv_transpose": conv.build_conv_transpose,
-    **_each(" ".join(elementwise.BINARY), elementwise.build_binary),
-    **_each(" ".join(elementwise.UNARY), elementwise.build_unary),
-    **_each("log rsqrt inverse", elementwise.build_with_epsilon),
+    **dict.fromkeys(elementwise.BINARY, elementwise.build_binary),
+    **dict.fromkeys(elementwise.UNARY, elementwise.build_unary),
+    **dict.fromkeys(elementwise.EPSILON, elementwise.build_with_epsilon),
     "threshold": elementwise.build_threshold,
     "select": elementwise.build_select,
     "linear": linear.build_linear,
@@ -74,8 +66,8 @@ KERNELS: dict[str, _Builder] = {
     "avg_pool": pool.build_avg_pool,
     "l2_pool": pool.build_l2_pool,
     "max_pool": pool.build_max_pool,
-    **_each(" ".join(reduce.REDUCTIONS), reduce.build_reduce),
-    **_each("reduce_argmax reduce_argmin", reduce.build_arg_reduce),
+    **dict.fromkeys(reduce.REDUCTIONS, reduce.build_reduce),
+    **dict.fromkeys(reduce.ARG_REDUCTIONS, reduce.build_arg_reduce),
     "resize_bilinear": resize.build_resize_bilinear,
     "resize_nearest_neighbor": resize.build_resize_nearest_neighbor,
     "upsample_bilinear": resize.build_upsample_bilinear,

@@ -8,20 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import (
-    InternalError,
-    InvalidModelError,
-    MlquantError,
-    UnsupportedLayerError,
-    UnsupportedModelError,
-)
+from ...errors import InvalidModelError, UnsupportedLayerError, UnsupportedModelError
 from ...formats.neuralnetwork import codec, layout
+from .._failures import unexpected_as_internal
 from .._feeds import check_feeds
 from .._kernels.parallel import map_chunks
 from .._observing import Observer
 from ._base import LayerContext
 from ._io import InputPlan, OutputPlan, input_plans, output_plans
-from ._plan import mixes_batch, plan
+from ._plan import Step, mixes_batch, plan
 from .observe import Unfolder, unfolder
 from .registry import KERNELS
 
@@ -149,15 +144,8 @@ class Network:
             args = [env[name] for name in step.inputs]
             if observer is not None and step.name in self._unfolders:
                 observer(step.name, self._unfolders[step.name](args[0]))
-            try:
+            with unexpected_as_internal(functools.partial(_failed_on, step, args)):
                 results = step.kernel(args)
-            except MlquantError:
-                raise
-            except Exception as error:
-                shapes = ", ".join(str(a.shape) for a in args)
-                msg = (f"layer '{step.name}' ({step.type}) failed on inputs of shape {shapes}: "
-                       f"{type(error).__name__}: {error}")
-                raise InternalError(msg) from error
             for name, value in zip(step.outputs, results, strict=True):
                 env[name] = value.astype(np.float16).astype(np.float32) if self._float16 else value
             for name in step.release:
@@ -222,3 +210,9 @@ def _contexts(network: Any, read: Any) -> list[LayerContext]:
         )
         built.append(ctx)
     return built
+
+
+def _failed_on(step: Step, args: list[np.ndarray]) -> str:
+    """How an unexpected failure of ``step`` on ``args`` is described."""
+    shapes = ", ".join(str(a.shape) for a in args)
+    return f"layer '{step.name}' ({step.type}) failed on inputs of shape {shapes}"

@@ -18,6 +18,38 @@ from ._base import Kernel, LayerContext, from_nhwc, is_channels_last, to_nhwc
 _CHANNEL_FIRST, _CHANNEL_LAST = 0, 1
 
 
+def channel_order(ctx: LayerContext) -> bool:
+    """Check a one-input ``flatten`` or ``reshape`` layer; whether it reads values in H, W, C order.
+
+    Raises:
+        InvalidModelError: The layer has more than one input.
+        UnsupportedLayerError: Its mode is neither ``CHANNEL_FIRST`` nor ``CHANNEL_LAST``.
+    """
+    ctx.expect_inputs(1)
+    return _channel_last(ctx)
+
+
+def reshape_target(ctx: LayerContext) -> tuple[tuple[int, ...], bool]:
+    """Check a ``reshape`` layer; its target shape (3 or 4 values) and whether it reads in H, W, C order.
+
+    Raises:
+        InvalidModelError: The layer has more than one input, or the target is not 3 or 4 values.
+        UnsupportedLayerError: Its mode is neither ``CHANNEL_FIRST`` nor ``CHANNEL_LAST``.
+    """
+    ctx.expect_inputs(1)
+    target = tuple(int(v) for v in ctx.params.targetShape)
+    if len(target) not in (3, 4):
+        raise ctx.invalid(f"targetShape needs 3 or 4 values (got {list(target)})")
+    return target, _channel_last(ctx)
+
+
+def _channel_last(ctx: LayerContext) -> bool:
+    mode = int(ctx.params.mode)
+    if mode not in (_CHANNEL_FIRST, _CHANNEL_LAST):
+        raise ctx.unsupported(f"{ctx.type} mode {mode}")
+    return mode == _CHANNEL_LAST
+
+
 def build_concat(ctx: LayerContext) -> Kernel:
     """Build a ``concat`` kernel: along channels, or along the sequence axis (``sequenceConcat``)."""
     ctx.expect_inputs(1, 999)
@@ -55,15 +87,12 @@ def build_split(ctx: LayerContext) -> Kernel:
 
 def build_flatten(ctx: LayerContext) -> Kernel:
     """Build a ``flatten`` kernel: ``(S, B, C, H, W) -> (S, B, C*H*W, 1, 1)``."""
-    ctx.expect_inputs(1)
-    mode = int(ctx.params.mode)
-    if mode not in (_CHANNEL_FIRST, _CHANNEL_LAST):
-        raise ctx.unsupported(f"flatten mode {mode}")
+    channel_last = channel_order(ctx)
 
     def flatten(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = inputs[0]
         s, b = x.shape[:2]
-        if mode == _CHANNEL_LAST:
+        if channel_last:
             x = x.transpose(0, 1, 3, 4, 2)
         return [x.reshape(s, b, -1, 1, 1)]
 
@@ -72,22 +101,16 @@ def build_flatten(ctx: LayerContext) -> Kernel:
 
 def build_reshape(ctx: LayerContext) -> Kernel:
     """Build a ``reshape`` kernel (3-value target keeps the sequence length; 4 values set it)."""
-    ctx.expect_inputs(1)
-    target = tuple(int(v) for v in ctx.params.targetShape)
-    mode = int(ctx.params.mode)
-    if len(target) not in (3, 4):
-        raise ctx.invalid(f"targetShape needs 3 or 4 values (got {list(target)})")
-    if mode not in (_CHANNEL_FIRST, _CHANNEL_LAST):
-        raise ctx.unsupported(f"reshape mode {mode}")
+    target, channel_last = reshape_target(ctx)
     where = f"layer '{ctx.name}' (reshape)"
 
     def reshape(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = inputs[0]
         s, b = x.shape[:2]
-        if mode == _CHANNEL_LAST:
+        if channel_last:
             x = x.transpose(0, 1, 3, 4, 2)  # values in (H, W, C) order
         shape = (s, *target) if len(target) == 3 else target
-        chw = shape[1:] if mode == _CHANNEL_FIRST else (shape[2], shape[3], shape[1])
+        chw = (shape[2], shape[3], shape[1]) if channel_last else shape[1:]
         per_batch = x.transpose(1, 0, 2, 3, 4).reshape(b, -1)
         try:
             out = per_batch.reshape(b, shape[0], *chw)
@@ -95,7 +118,7 @@ def build_reshape(ctx: LayerContext) -> Kernel:
             msg = f"{where}: cannot reshape {x.shape[0]}x{x[0, 0].size} values per batch item to {shape}"
             raise DataError(msg) from None
         out = out.transpose(1, 0, 2, 3, 4)
-        if mode == _CHANNEL_LAST:
+        if channel_last:
             out = out.transpose(0, 1, 4, 2, 3)
         return [np.ascontiguousarray(out)]
 
@@ -104,13 +127,22 @@ def build_reshape(ctx: LayerContext) -> Kernel:
 
 def build_permute(ctx: LayerContext) -> Kernel:
     """Build a ``permute`` kernel: reorders (Sequence, C, H, W); the batch axis stays."""
+    _, order = permute_order(ctx)
+    return lambda inputs: [inputs[0].transpose(order)]
+
+
+def permute_order(ctx: LayerContext) -> tuple[list[int], tuple[int, ...]]:
+    """Check a ``permute`` layer; its axes (of Sequence, C, H, W) and the rank-5 transpose they make.
+
+    Raises:
+        InvalidModelError: The layer has more than one input, or its axes are no permutation.
+    """
     ctx.expect_inputs(1)
     axes = [int(a) for a in ctx.params.axis] or [0, 1, 2, 3]
     if sorted(axes) != [0, 1, 2, 3]:
         raise ctx.invalid(f"axis must be a permutation of [0, 1, 2, 3] (got {axes})")
     rank5 = (0, 2, 3, 4)  # Seq, C, H, W in the rank-5 layout
-    order = (rank5[axes[0]], 1, rank5[axes[1]], rank5[axes[2]], rank5[axes[3]])
-    return lambda inputs: [inputs[0].transpose(order)]
+    return axes, (rank5[axes[0]], 1, rank5[axes[1]], rank5[axes[2]], rank5[axes[3]])
 
 
 def build_slice(ctx: LayerContext) -> Kernel:

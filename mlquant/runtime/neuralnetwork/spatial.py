@@ -10,14 +10,24 @@ from ...errors import DataError
 from ._base import Kernel, LayerContext, borders
 
 
-def build_padding(ctx: LayerContext) -> Kernel:
-    """Build a ``padding`` kernel: constant, reflection or replication padding of H and W."""
+def padding_of(ctx: LayerContext) -> tuple[str, tuple[int, int, int, int]]:
+    """Check a ``padding`` layer; its type (constant, reflection or replication) and its
+    ``(top, bottom, left, right)`` borders.
+
+    Raises:
+        InvalidModelError: The layer has more than one input, or no padding type is set.
+    """
     ctx.expect_inputs(1)
-    p = ctx.params
-    kind = p.WhichOneof("PaddingType")
+    kind = ctx.params.WhichOneof("PaddingType")
     if kind is None:
         raise ctx.invalid("no padding type (constant, reflection or replication) is set")
-    top, bottom, left, right = borders(p.paddingAmounts)
+    return kind, borders(ctx.params.paddingAmounts)
+
+
+def build_padding(ctx: LayerContext) -> Kernel:
+    """Build a ``padding`` kernel: constant, reflection or replication padding of H and W."""
+    p = ctx.params
+    kind, (top, bottom, left, right) = padding_of(ctx)
     widths = ((0, 0), (0, 0), (0, 0), (top, bottom), (left, right))
     where = f"layer '{ctx.name}' (padding)"
     if kind == "constant":

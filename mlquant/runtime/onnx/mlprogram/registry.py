@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ...mlprogram import activation as reference_activation
 from ...mlprogram import elementwise as reference_elementwise
 from ...mlprogram import reduce as reference_reduce
 from . import (
@@ -28,18 +29,10 @@ from ._op import Op
 
 _Translator = Callable[[Op], list[str]]
 
-
-def _each(names: str, translator: _Translator) -> dict[str, _Translator]:
-    return dict.fromkeys(names.split(), translator)
-
-
 #: Operation type -> translator.
 TRANSLATORS: dict[str, _Translator] = {
-    **_each("relu relu6 sigmoid silu tanh softplus softsign", activation.translate_simple),
-    **_each(
-        "leaky_relu elu thresholded_relu clamped_relu linear_activation scaled_tanh sigmoid_hard",
-        activation.translate_with_alpha,
-    ),
+    **dict.fromkeys(reference_activation.SIMPLE, activation.translate_simple),
+    **dict.fromkeys(reference_activation.WITH_ALPHA, activation.translate_with_alpha),
     "clip": activation.translate_clip,
     "gelu": activation.translate_gelu,
     "prelu": activation.translate_prelu,
@@ -47,9 +40,9 @@ TRANSLATORS: dict[str, _Translator] = {
     "softplus_parametric": activation.translate_softplus_parametric,
     "conv": conv.translate_conv,
     "conv_transpose": conv.translate_conv_transpose,
-    **_each(" ".join(reference_elementwise.BINARY), elementwise.translate_binary),
-    **_each(" ".join(reference_elementwise.UNARY), elementwise.translate_unary),
-    **_each("log rsqrt inverse", elementwise.translate_with_epsilon),
+    **dict.fromkeys(reference_elementwise.BINARY, elementwise.translate_binary),
+    **dict.fromkeys(reference_elementwise.UNARY, elementwise.translate_unary),
+    **dict.fromkeys(reference_elementwise.EPSILON, elementwise.translate_with_epsilon),
     "threshold": elementwise.translate_threshold,
     "select": elementwise.translate_select,
     "linear": linear.translate_linear,
@@ -72,9 +65,9 @@ TRANSLATORS: dict[str, _Translator] = {
     "fill_like": misc.translate_fill_like,
     "reverse": ordering.translate_reverse,
     "topk": ordering.translate_topk,
-    **_each("avg_pool l2_pool max_pool", pool.translate_pool),
-    **_each(" ".join(reference_reduce.REDUCTIONS), reduce.translate_reduce),
-    **_each("reduce_argmax reduce_argmin", reduce.translate_arg_reduce),
+    **dict.fromkeys(("avg_pool", "l2_pool", "max_pool"), pool.translate_pool),
+    **dict.fromkeys(reference_reduce.REDUCTIONS, reduce.translate_reduce),
+    **dict.fromkeys(reference_reduce.ARG_REDUCTIONS, reduce.translate_arg_reduce),
     "resize_bilinear": resize.translate_resize_bilinear,
     "resize_nearest_neighbor": resize.translate_resize_nearest_neighbor,
     "upsample_bilinear": resize.translate_upsample_bilinear,

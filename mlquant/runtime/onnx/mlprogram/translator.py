@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ....errors import InternalError, MlquantError, SettingsError, UnsupportedLayerError
+from ....errors import SettingsError, UnsupportedLayerError
+from ..._failures import unexpected_as_internal
 from ...mlprogram._build import EXACT, Interface, build, compute_dtype, interface, releases
 from ...mlprogram.misc import class_labels, predicted
 from .._graph import Graph
@@ -100,17 +101,11 @@ def _translate(model: Any, read: Interface, round16: bool, batch_ones: bool) -> 
             raise UnsupportedLayerError(msg)
         op = Op(graph, step, env, batch)
         try:
-            results = translator(op)
-        except Unbatchable:
-            raise
+            with unexpected_as_internal(f"{where}: translating it failed", passing=(Unbatchable,)):
+                results = translator(op)
         except UnsupportedLayerError as error:
             msg = f"{error}; {_HINT}"
             raise UnsupportedLayerError(msg) from None
-        except MlquantError:
-            raise
-        except Exception as error:
-            msg = f"{where}: translating it failed: {type(error).__name__}: {error}"
-            raise InternalError(msg) from error
         if step.type == "classify":
             assert step.context is not None
             labels: np.ndarray = np.asarray(class_labels(step.context))

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 
 from ....errors import DataError
 from ...neuralnetwork._base import LayerContext
+from ...neuralnetwork.shape import channel_order, permute_order, reshape_target
 from .._graph import Graph
 from ._base import Blob, Shape, as_rank4, ints, known, settle, to_rank5, unsupported
-
-_CHANNEL_FIRST, _CHANNEL_LAST = 0, 1
 
 
 def _sum(sizes: Sequence[int | None]) -> int | None:
@@ -62,16 +61,16 @@ def _per_item(g: Graph, x: Blob) -> tuple[str, int | None]:
     return g.one("Transpose", [x.name], perm=[1, 0, 2, 3, 4]), x.shape[0]
 
 
+def _in_hwc_order(g: Graph, x: Blob) -> str:
+    """The blob with its channel axis moved last: values in H, W, C order (``CHANNEL_LAST``)."""
+    return g.one("Transpose", [x.name], perm=[0, 1, 3, 4, 2] if x.seq else [0, 2, 3, 1])
+
+
 def translate_flatten(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:
     """Translate a ``flatten`` layer: ``(C, H, W) -> (C*H*W, 1, 1)`` in C, H, W or H, W, C order."""
-    ctx.expect_inputs(1)
-    mode = int(ctx.params.mode)
-    if mode not in (_CHANNEL_FIRST, _CHANNEL_LAST):
-        raise unsupported(ctx, f"flatten mode {mode}")
+    channel_last = channel_order(ctx)
     (x,) = inputs
-    value = x.name
-    if mode == _CHANNEL_LAST:
-        value = g.one("Transpose", [value], perm=[0, 1, 3, 4, 2] if x.seq else [0, 2, 3, 1])
+    value = _in_hwc_order(g, x) if channel_last else x.name
     c, h, w = x.chw
     size = c * h * w if known(c, h, w) else None  # type: ignore[operator]
     target = [0, 0, -1, 1, 1] if x.seq else [0, -1, 1, 1]
@@ -81,31 +80,23 @@ def translate_flatten(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> li
 def translate_reshape(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:
     """Translate a ``reshape`` layer: each batch item's values, in C, H, W order (or H, W, C
     order for CHANNEL_LAST), into the target (a 4-value target sets the sequence length)."""
-    ctx.expect_inputs(1)
-    target = tuple(int(v) for v in ctx.params.targetShape)
-    mode = int(ctx.params.mode)
-    if len(target) not in (3, 4):
-        raise ctx.invalid(f"targetShape needs 3 or 4 values (got {list(target)})")
-    if mode not in (_CHANNEL_FIRST, _CHANNEL_LAST):
-        raise unsupported(ctx, f"reshape mode {mode}")
+    target, channel_last = reshape_target(ctx)
     (x,) = inputs
-    value = x.name
-    if mode == _CHANNEL_LAST:
-        value = g.one("Transpose", [value], perm=[0, 1, 3, 4, 2] if x.seq else [0, 2, 3, 1])
+    value = _in_hwc_order(g, x) if channel_last else x.name
     if x.seq:
         value = g.one("Transpose", [value], perm=[1, 0, 2, 3, 4])  # (B, S, ...): each item's values together
     seq = x.shape[0] if len(target) == 3 and x.seq else (1 if len(target) == 3 else target[0])
     if seq is None:
         raise unsupported(ctx, "a reshape of an unknown sequence length")
     c, h, w = target[-3:]
-    chw = (c, h, w) if mode == _CHANNEL_FIRST else (h, w, c)
+    chw = (h, w, c) if channel_last else (c, h, w)
     sizes = [n for n in x.shape if n is not None]
     if len(sizes) == len(x.shape) and seq * c * h * w != _product(sizes):
         msg = f"layer '{ctx.name}' (reshape): cannot reshape {x.shape} values per batch item to {target}"
         raise DataError(msg)
     value = g.one("Reshape", [value, ints(g, [-1, seq, *chw])])
     value = g.one("Transpose", [value], perm=[1, 0, 2, 3, 4])
-    if mode == _CHANNEL_LAST:
+    if channel_last:
         value = g.one("Transpose", [value], perm=[0, 1, 4, 2, 3])
     return [settle(g, Blob(value, (seq, c, h, w)))]
 
@@ -119,15 +110,10 @@ def _product(sizes: Sequence[int | None]) -> int:
 
 def translate_permute(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:
     """Translate a ``permute`` layer: reorders (Sequence, C, H, W); the batch axis stays."""
-    ctx.expect_inputs(1)
-    axes = [int(a) for a in ctx.params.axis] or [0, 1, 2, 3]
-    if sorted(axes) != [0, 1, 2, 3]:
-        raise ctx.invalid(f"axis must be a permutation of [0, 1, 2, 3] (got {axes})")
+    axes, order = permute_order(ctx)
     x = to_rank5(g, inputs[0])
-    rank5 = (0, 2, 3, 4)
-    order = [rank5[axes[0]], 1, rank5[axes[1]], rank5[axes[2]], rank5[axes[3]]]
     shape: Shape = tuple(x.shape[a] for a in axes)
-    return [settle(g, Blob(g.one("Transpose", [x.name], perm=order), shape))]
+    return [settle(g, Blob(g.one("Transpose", [x.name], perm=list(order)), shape))]
 
 
 def translate_slice(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ....errors import DataError
 from ...neuralnetwork._base import LayerContext, borders
+from ...neuralnetwork.spatial import padding_of
 from .._graph import Graph
 from ._base import Blob, Shape, as_rank4, floats, ints, known, unsupported
 
@@ -25,12 +26,8 @@ def _grow(size: int | None, before: int, after: int) -> int | None:
 
 def translate_padding(g: Graph, ctx: LayerContext, inputs: Sequence[Blob]) -> list[Blob]:
     """Translate a ``padding`` layer: constant, reflection or replication padding of H and W."""
-    ctx.expect_inputs(1)
     p = ctx.params
-    kind = p.WhichOneof("PaddingType")
-    if kind is None:
-        raise ctx.invalid("no padding type (constant, reflection or replication) is set")
-    top, bottom, left, right = borders(p.paddingAmounts)
+    kind, (top, bottom, left, right) = padding_of(ctx)
     (x,) = inputs
     h, w = x.chw[1:]
     if kind == "reflection" and known(h, w) and (max(top, bottom) >= h or max(left, right) >= w):  # type: ignore[operator]
