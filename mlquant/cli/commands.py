@@ -45,8 +45,9 @@ from ..select import Selection, Selector
 from ..select.text import chosen_line, summary_table, tolerance
 from ..weights import PerBlock, PerGroupedChannel
 from ..workflow.grid import DEFAULT_METHODS, DEFAULT_WIDTHS, GridEntry, default_grid
+from ..workflow.result import SweepResult
 from ..workflow.saved import read_sweep
-from ..workflow.sweep import SweepResult, sweep
+from ..workflow.sweep import sweep
 from .progress import ProgressDisplay
 
 EXIT_OK, EXIT_NO_CANDIDATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3

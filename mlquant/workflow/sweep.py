@@ -27,22 +27,13 @@ from ..quantize import LayerSelector, QuantizationPlan, Quantizer, quantize
 from ..select import Selector
 from ._evaluators import caching_evaluator, on_other_images
 from .candidates import as_candidate, check_names, evaluate_grid, quantize_grid, remove_stale, unstorable
-from .grid import DEFAULT_METHODS, DEFAULT_WIDTHS, GridEntry, data_aware_entries, default_grid, sweep_target
+from .grid import GridEntry, data_aware_entries, default_grid, sweep_target
 from .mixed import search_mixed_precision
 from .parallel import make_runs
 from .report import write_sweep_report
 from .result import SweepResult
 
-__all__ = [
-    "DEFAULT_METHODS",
-    "DEFAULT_WIDTHS",
-    "GridEntry",
-    "SweepResult",
-    "data_aware_entries",
-    "default_grid",
-    "sweep",
-    "sweep_target",
-]
+__all__ = ["sweep"]
 
 
 def sweep(
