@@ -153,11 +153,13 @@ def _readme_in_background(request: pytest.FixtureRequest) -> Iterator[subprocess
 
 
 def _start_readme(work: Path) -> subprocess.Popen:
-    """``python -m tests._examples`` on the README in ``work``; its output goes to ``readme.log`` beside ``work``."""
+    """``python -m tests._examples`` on the README in ``work``, at a lower priority than the tests (it takes the
+    processor time they leave); its output goes to ``readme.log`` beside ``work``."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "tests._examples", str(ROOT / "README.md"), str(work), str(_readme_out(work))]
     with open(work.parent / "readme.log", "wb") as log:
-        return subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: os.nice(10))
 
 
 def _readme_out(work: Path) -> Path:
