@@ -84,6 +84,12 @@ def normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndar
     return (rng.standard_normal(shape) * scale).astype(np.float32)
 
 
+def padding_amounts(pads: Sequence[int]) -> dict[str, int]:
+    """The builder's ``padding_*`` arguments for amounts ``(top, bottom, left, right)``."""
+    top, bottom, left, right = pads
+    return {"padding_top": top, "padding_bottom": bottom, "padding_left": left, "padding_right": right}
+
+
 def add_convolution(b: Any, weights: np.ndarray, *, input_name: str = "x", output_name: str = "c") -> None:
     """Add a stride-1, valid, bias-free convolution whose weights are in the builder's (kH, kW, Cin, Cout) layout."""
     kh, kw, cin, cout = weights.shape

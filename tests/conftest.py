@@ -7,12 +7,19 @@ to use them from elsewhere. Tests that need them skip, with a short reason, when
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ._examples import SENT_BACK
+
+#: The project's folder.
+ROOT = Path(__file__).resolve().parents[1]
 #: The real SqueezeNet food classifier and its 700 test images, kept outside the project.
-FOOD_DIR = Path(os.environ.get("MLQUANT_FOOD_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "food")
+FOOD_DIR = Path(os.environ.get("MLQUANT_FOOD_DIR") or ROOT.parent / "shared" / "food")
 
 
 #: The engines every runtime test runs with: the reference runtime and the ONNX translation.
@@ -121,42 +128,6 @@ def mlpackages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return build_all(tmp_path_factory.mktemp("mlpackages"))
 
 
-def python_blocks(path: Path) -> list[str]:
-    """The ```python code blocks of a Markdown file, in order."""
-    import re
-
-    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
-
-
-def run_examples(path: Path, work: Path) -> tuple[dict, list[tuple[str, str]]]:
-    """Run a Markdown file's Python blocks in ``work``, one namespace, as a reader would paste them.
-
-    Returns the namespace and, for every ``print`` call in order, the printed text with the source
-    line's trailing comment (empty if none).
-    """
-    import builtins
-    import io
-
-    printed: list[str] = []
-
-    def recording_print(*args, **kwargs):  # type: ignore[no-untyped-def]
-        buffer = io.StringIO()
-        builtins.print(*args, **{**kwargs, "file": buffer})
-        printed.append(buffer.getvalue().rstrip("\n"))
-
-    namespace: dict = {"print": recording_print}
-    comments = []
-    here = os.getcwd()
-    os.chdir(work)
-    try:
-        for block in python_blocks(path):
-            exec(compile(block, str(path), "exec"), namespace)
-            comments += [line.partition("#")[2].strip() for line in block.splitlines() if line.startswith("print(")]
-    finally:
-        os.chdir(here)
-    return namespace, list(zip(printed, comments, strict=True))
-
-
 @pytest.fixture(scope="session")
 def food_work(food_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working folder where ``food.mlmodel`` and ``testing_data`` are links to the real ones, as in the README."""
@@ -166,7 +137,56 @@ def food_work(food_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _readme_in_background(request: pytest.FixtureRequest) -> Iterator[subprocess.Popen | None]:
+    """When the session has tests of the README's examples (which include the full food sweep), start the
+    examples at once in another process beside the food model, so they run while the other tests do."""
+    wanted = any("readme_run" in item.fixturenames for item in request.session.items)
+    if not wanted or not (FOOD_DIR / "food.mlmodel").is_file():
+        yield None
+        return
+    process = _start_readme(request.getfixturevalue("food_work"))
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def _start_readme(work: Path) -> subprocess.Popen:
+    """``python -m tests._examples`` on the README in ``work``, at a lower priority than the tests (it takes the
+    processor time they leave); its output goes to ``readme.log`` beside ``work``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "tests._examples", str(ROOT / "README.md"), str(work), str(_readme_out(work))]
+    with open(work.parent / "readme.log", "wb") as log:
+        return subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: os.nice(10))
+
+
+def _readme_out(work: Path) -> Path:
+    return work.parent / "readme.pickle"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules that read the README's run go last (in their order), so the run has the rest of the session
+    to finish in."""
+    late = {item.module for item in items if isinstance(item, pytest.Function) and "readme_run" in item.fixturenames}
+    items.sort(key=lambda item: getattr(item, "module", None) in late)
+
+
 @pytest.fixture(scope="session")
-def readme_run(food_work: Path) -> tuple[dict, list[tuple[str, str]]]:
-    """The README's Python examples, run once beside the food model: they include the full food sweep."""
-    return run_examples(Path(__file__).resolve().parents[1] / "README.md", food_work)
+def readme_run(food_work: Path, _readme_in_background: subprocess.Popen | None) -> tuple[dict, list[tuple[str, str]]]:
+    """The README's Python examples, run once beside the food model in another process: they include the full
+    food sweep. Returns what they printed and a namespace of their float evaluation ``base`` and sweep ``result``,
+    with their ``model`` and an evaluator ``ev`` of the same data built again here."""
+    import pickle
+
+    import mlquant
+
+    process = _readme_in_background or _start_readme(food_work)
+    if process.wait() != 0:
+        log = (food_work.parent / "readme.log").read_text(errors="replace")
+        pytest.fail(f"the README's examples failed (exit code {process.returncode}):\n{log}", pytrace=False)
+    sent = pickle.loads(_readme_out(food_work).read_bytes())
+    namespace = {name: sent[name] for name in SENT_BACK}
+    namespace |= {"model": mlquant.load(food_work / "food.mlmodel"), "ev": mlquant.Evaluator(food_work / "testing_data")}
+    return namespace, sent["printed"]

@@ -161,11 +161,18 @@ class TestSweepAndSelect:
 
 class TestDemo:
     def test_demo_runs_the_whole_job(self, tmp_path: Path) -> None:
-        """demo needs no files: it builds the digits model, sweeps it, prints the table and the choice."""
-        result = run_cli("demo", "--out", str(tmp_path / "demo"), "--backend", "reference")
-        assert result.returncode == 0, result.stderr
-        assert "held-out accuracy" in result.stdout and "chosen: " in result.stdout
+        """demo needs no files: it builds the digits model, sweeps it, prints the table and the choice; on an
+        80-column terminal the sweep's progress shows candidates and evaluations on lines that never wrap."""
+        import re
+
+        stdout, screen, code = run_in_terminal("demo", "--out", str(tmp_path / "demo"), "--backend", "reference")
+        assert code == 0, screen
+        assert "held-out accuracy" in stdout and "chosen: " in stdout
         assert (tmp_path / "demo" / "sweep" / "report.md").is_file()
+        visible = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+        segments = [s for s in re.split(r"[\r\n]", visible) if s.strip()]
+        assert any(s.startswith("candidates") for s in segments) and any(s.startswith("evaluating") for s in segments)
+        assert max(len(s) for s in segments) <= 80, max(segments, key=len)
 
 
 class TestMoreBadInput:
@@ -256,8 +263,9 @@ class TestCorrectness:
         assert "'resample': 'nearest'" in report
 
 
-def run_in_terminal(*args: str, columns: int = 80) -> tuple[str, str]:
-    """Run ``mlquant`` with standard error on a pseudo-terminal ``columns`` wide; return (stdout, terminal bytes)."""
+def run_in_terminal(*args: str, columns: int = 80) -> tuple[str, str, int]:
+    """Run ``mlquant`` with standard error on a pseudo-terminal ``columns`` wide; return (stdout, terminal bytes,
+    exit code)."""
     import fcntl
     import pty
     import struct
@@ -282,21 +290,10 @@ def run_in_terminal(*args: str, columns: int = 80) -> tuple[str, str]:
         chunks.append(data)
     stdout = process.communicate(timeout=600)[0]
     os.close(master)
-    return stdout, b"".join(chunks).decode(errors="replace")
+    return stdout, b"".join(chunks).decode(errors="replace"), process.returncode
 
 
 class TestFirstHour:
-    def test_progress_fits_an_80_column_terminal(self, tmp_path: Path) -> None:
-        """On an 80-column terminal the sweep's progress shows candidates and evaluations on lines that never wrap."""
-        import re
-
-        stdout, screen = run_in_terminal("demo", "--out", str(tmp_path / "demo"), "--backend", "reference")
-        assert "chosen: " in stdout
-        visible = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
-        segments = [s for s in re.split(r"[\r\n]", visible) if s.strip()]
-        assert any(s.startswith("candidates") for s in segments) and any(s.startswith("evaluating") for s in segments)
-        assert max(len(s) for s in segments) <= 80, max(segments, key=len)
-
     def test_float16_method_needs_no_width(self, mlp_file: Path, tmp_path: Path) -> None:
         """quantize --method float16 means 16 bits without being told."""
         output = tmp_path / "half.mlmodel"

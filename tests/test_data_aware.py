@@ -16,6 +16,8 @@ from mlquant.quantize._kmeans1d import kmeans_1d
 from mlquant.runtime import Network
 from tests._runtime_models import builder, normal
 
+from ._calibrated import assert_data_aware_loses_less
+
 
 def _brute_force(x: np.ndarray, w: np.ndarray, k: int) -> float:
     """The least weighted squared error over every assignment of the values to k clusters."""
@@ -338,18 +340,8 @@ class TestDigitsDemo:
     def test_calibrated_model_loses_less_than_plain(self, digits, nbits: int) -> None:  # type: ignore[no-untyped-def]
         """Calibrated on one half, judged on the other, data-aware k-means and linear keep more of the float model."""
         model, part, judged = digits
-        calibration = mlquant.calibrate(model, part)
-        evaluator = mlquant.Evaluator(judged, backend=mlquant.ReferenceBackend(), batch_size=512)
-        base = evaluator.evaluate(model)
-        for plain in (mlquant.KMeansLUTQuantizer(nbits=nbits), mlquant.LinearQuantizer(nbits=nbits)):
-            lost = {}
-            for quantizer in (plain, mlquant.DataAware(plain, calibration)):
-                result = evaluator.evaluate(mlquant.quantize(model, quantizer), reference=base)
-                lost[quantizer.name] = (1 - result.top1_agreement, base.mean_class_accuracy - result.mean_class_accuracy)
-            aware, alone = lost[f"{plain.name}_data"], lost[plain.name]
-            assert aware[0] < alone[0], lost
-            if nbits == 2:
-                assert aware[1] < alone[1], lost
+        assert_data_aware_loses_less(model, part, judged,
+                                     [mlquant.KMeansLUTQuantizer(nbits=nbits), mlquant.LinearQuantizer(nbits=nbits)])
 
 
 class TestSweep:

@@ -21,6 +21,8 @@ from mlquant.calibrate import InputStatistics
 from mlquant.runtime import MILProgram
 from mlquant.weights import AffineWeights, GroupedLUTWeights
 
+from ._calibrated import assert_data_aware_loses_less
+
 RNG = np.random.default_rng
 
 
@@ -332,19 +334,10 @@ class TestDigitsDemo:
     def test_calibrated_program_loses_less_than_plain(self, digits, nbits: int) -> None:  # type: ignore[no-untyped-def]
         """Calibrated on one half, judged on the other, data-aware tables (whole and per group) keep more of the float program."""
         program, part, judged = digits
-        calibration = mlquant.calibrate(program, part)
-        evaluator = mlquant.Evaluator(judged, backend=mlquant.ReferenceBackend(), batch_size=512)
-        base = evaluator.evaluate(program)
-        for plain in (mlquant.KMeansLUTQuantizer(nbits=nbits), mlquant.LinearLUTQuantizer(nbits=nbits),
-                      mlquant.KMeansLUTQuantizer(nbits=nbits, granularity=mlquant.PerGroupedChannel(2))):
-            lost = {}
-            for quantizer in (plain, mlquant.DataAware(plain, calibration)):
-                result = evaluator.evaluate(mlquant.quantize(program, quantizer), reference=base)
-                lost[quantizer.name] = (1 - result.top1_agreement, base.mean_class_accuracy - result.mean_class_accuracy)
-            aware, alone = lost[f"{plain.name}_data"], lost[plain.name]
-            assert aware[0] < alone[0], lost
-            if nbits == 2:
-                assert aware[1] < alone[1], lost
+        assert_data_aware_loses_less(program, part, judged, [
+            mlquant.KMeansLUTQuantizer(nbits=nbits), mlquant.LinearLUTQuantizer(nbits=nbits),
+            mlquant.KMeansLUTQuantizer(nbits=nbits, granularity=mlquant.PerGroupedChannel(2)),
+        ])
 
 
 class TestSweep:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import python_blocks, run_examples
+from ._examples import python_blocks, run_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(p for p in (ROOT / "docs").glob("*.md") if python_blocks(p))

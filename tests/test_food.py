@@ -12,7 +12,7 @@ from mlquant.evaluate.results import read_csv, write_csv
 
 @pytest.fixture(scope="module")
 def evaluator(readme_run) -> mlquant.Evaluator:
-    """The README example's evaluator over the 700 images (its decoded images are reused)."""
+    """An evaluator over the 700 images like the README example's, its decoded images reused by every test here."""
     return readme_run[0]["ev"]
 
 

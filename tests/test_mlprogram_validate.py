@@ -37,6 +37,15 @@ def _op(spec, kind: str):  # type: ignore[no-untyped-def]
     return next(op for op in _block(spec).operations if op.type == kind)
 
 
+def _relabel_opset(spec, version: int, source: str, target: str) -> None:  # type: ignore[no-untyped-def]
+    """Give the main function's ``source`` block the opset name ``target``, and the model ``version``."""
+    spec.specificationVersion = version
+    function = spec.mlProgram.functions["main"]
+    function.block_specializations[target].CopyFrom(function.block_specializations[source])
+    del function.block_specializations[source]
+    function.opset = target
+
+
 class TestProblems:
     def test_written_packages_are_clean(self, mlpackages, tmp_path) -> None:
         """Packages mlquant writes in each form have no problems (the conftest fixture checks every save too)."""
@@ -59,13 +68,7 @@ class TestProblems:
 
     def test_an_ios18_op_in_an_ios16_program(self, mlpackages, tmp_path) -> None:
         """An iOS18-only op in an iOS16 program is reported with the target it needs."""
-        def change(spec) -> None:  # type: ignore[no-untyped-def]
-            spec.specificationVersion = 7
-            function = spec.mlProgram.functions["main"]
-            function.block_specializations["CoreML6"].CopyFrom(function.block_specializations["CoreML8"])
-            del function.block_specializations["CoreML8"]
-            function.opset = "CoreML6"
-
+        change = lambda spec: _relabel_opset(spec, 7, "CoreML8", "CoreML6")
         found = mlquant.load(_edited(mlpackages["block_int4_18"], tmp_path / "m.mlpackage", change)).problems()
         assert any("(constexpr_blockwise_shift_scale): needs iOS18" in p for p in found), found
 
@@ -109,13 +112,7 @@ class TestProblems:
 
     def test_an_ios16_lut_in_an_ios18_program(self, mlpackages, tmp_path) -> None:
         """An iOS16-form look-up op left in an iOS18 program is reported."""
-        def change(spec) -> None:  # type: ignore[no-untyped-def]
-            spec.specificationVersion = 9
-            function = spec.mlProgram.functions["main"]
-            function.block_specializations["CoreML8"].CopyFrom(function.block_specializations["CoreML6"])
-            del function.block_specializations["CoreML6"]
-            function.opset = "CoreML8"
-
+        change = lambda spec: _relabel_opset(spec, 9, "CoreML6", "CoreML8")
         found = mlquant.load(_edited(mlpackages["palettize4_16"], tmp_path / "m.mlpackage", change)).problems()
         assert any("iOS16 form" in p for p in found), found
 

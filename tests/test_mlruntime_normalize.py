@@ -19,6 +19,15 @@ def _one(tmp_path, make, *inputs):
     return _mil.run(_mil.one_op(tmp_path, make, list(inputs)), list(inputs))
 
 
+def _matches_onnx_linear_resize(tmp_path, make, x, sizes, transform):
+    """The one-op program ``make(mb, x)`` equals ONNX Resize, linear in the ``transform`` coordinate mode, to ``sizes``."""
+    (got,) = _one(tmp_path, make, x)
+    attributes = {"mode": "linear", "coordinate_transformation_mode": transform}
+    constants = {"sizes": np.int64(sizes)}
+    want = run_node("Resize", {"x": x}, attributes, constants=constants, order=["x", "", "", "sizes"])[0]
+    np.testing.assert_allclose(got, want, **TOLERANCE)
+
+
 class TestNormalization:
     def test_batch_norm_matches_onnx(self, tmp_path):
         """batch_norm equals ONNX BatchNormalization in inference mode."""
@@ -182,18 +191,8 @@ class TestResize:
     def test_upsample_bilinear_matches_onnx(self, tmp_path, align, mode):
         """upsample_bilinear with and without align_corners equals ONNX Resize (linear) in the matching mode."""
         rng = np.random.default_rng(10)
-        x = _rand(rng, 1, 2, 3, 4)
-        (got,) = _one(
-            tmp_path,
-            lambda mb, a: mb.upsample_bilinear(x=a, scale_factor_height=2, scale_factor_width=3, align_corners=align),
-            x,
-        )
-        sizes = np.int64([1, 2, 6, 12])
-        want = run_node(
-            "Resize", {"x": x}, {"mode": "linear", "coordinate_transformation_mode": mode},
-            constants={"sizes": sizes}, order=["x", "", "", "sizes"],
-        )[0]
-        np.testing.assert_allclose(got, want, **TOLERANCE)
+        make = lambda mb, a: mb.upsample_bilinear(x=a, scale_factor_height=2, scale_factor_width=3, align_corners=align)
+        _matches_onnx_linear_resize(tmp_path, make, _rand(rng, 1, 2, 3, 4), [1, 2, 6, 12], mode)
 
     @pytest.mark.parametrize(
         ("sampling", "onnx_mode"), [("STRICT_ALIGN_CORNERS", "align_corners"), ("DEFAULT", "asymmetric"), ("UNALIGN_CORNERS", "half_pixel")]
@@ -201,14 +200,5 @@ class TestResize:
     def test_resize_bilinear_matches_onnx(self, tmp_path, sampling, onnx_mode):
         """resize_bilinear to a target size in each sampling mode equals ONNX Resize in the matching mode."""
         rng = np.random.default_rng(11)
-        x = _rand(rng, 1, 2, 4, 6)
-        (got,) = _one(
-            tmp_path,
-            lambda mb, a: mb.resize_bilinear(x=a, target_size_height=7, target_size_width=3, sampling_mode=sampling),
-            x,
-        )
-        want = run_node(
-            "Resize", {"x": x}, {"mode": "linear", "coordinate_transformation_mode": onnx_mode},
-            constants={"sizes": np.int64([1, 2, 7, 3])}, order=["x", "", "", "sizes"],
-        )[0]
-        np.testing.assert_allclose(got, want, **TOLERANCE)
+        make = lambda mb, a: mb.resize_bilinear(x=a, target_size_height=7, target_size_width=3, sampling_mode=sampling)
+        _matches_onnx_linear_resize(tmp_path, make, _rand(rng, 1, 2, 4, 6), [1, 2, 7, 3], onnx_mode)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from . import _runtime_models as rm
+from ._geometry import PADS, SEEDS, geometry, pairs
 from ._runtime_onnx import run_node
 
 TOLERANCE = {"rtol": 1e-5, "atol": 2e-5}
@@ -28,31 +29,12 @@ def conv_model(
 ):
     """Run one convolution (weights in ONNX layout ``(C_out, C_in/groups, KH, KW)``) in the runtime."""
     cout, kc, kh, kw = weights.shape
-    top, bottom, left, right = pads
 
     def add(b):
-        b.add_convolution(
-            "conv",
-            kc,
-            cout,
-            kh,
-            kw,
-            stride[0],
-            stride[1],
-            mode,
-            groups,
-            weights.transpose(2, 3, 1, 0),
-            bias,
-            bias is not None,
-            input_name="x",
-            output_name="c" if relu else "out",
-            dilation_factors=list(dilation),
-            padding_top=top,
-            padding_bottom=bottom,
-            padding_left=left,
-            padding_right=right,
-            same_padding_asymmetry_mode=asymmetry,
-        )
+        b.add_convolution("conv", kc, cout, kh, kw, *stride, mode, groups, weights.transpose(2, 3, 1, 0), bias,
+                          bias is not None, input_name="x", output_name="c" if relu else "out",
+                          dilation_factors=list(dilation), same_padding_asymmetry_mode=asymmetry,
+                          **rm.padding_amounts(pads))
         if relu:
             b.add_activation("relu", "RELU", "c", "out")
 
@@ -189,16 +171,9 @@ class TestConvolution:
 class TestConvolutionGeometry:
     """Any kernel, stride, dilation and padding that fit give ONNX Conv's result (property test)."""
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.differing_executors])
-    @given(
-        size=st.tuples(st.integers(3, 12), st.integers(3, 12)),
-        kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
-        stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-        dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
-        pads=st.tuples(*[st.integers(0, 2)] * 4),
-        groups=st.sampled_from([1, 2]),
-        seed=st.integers(0, 2**16),
-    )
+    @geometry(max_examples=40)
+    @given(size=pairs(3, 12), kernel=pairs(1, 4), stride=pairs(1, 3), dilation=pairs(1, 2), pads=PADS,
+           groups=st.sampled_from([1, 2]), seed=SEEDS)
     def test_valid_geometry(self, size, kernel, stride, dilation, pads, groups, seed):
         """Valid convolution with random geometry equals ONNX Conv with the same pads."""
         span = [size[i] + pads[2 * i] + pads[2 * i + 1] - ((kernel[i] - 1) * dilation[i] + 1) for i in (0, 1)]
@@ -225,32 +200,12 @@ def deconv_model(
 ):
     """Run one deconvolution (weights in ONNX layout ``(C_in, C_out/groups, KH, KW)``) in the runtime."""
     cin, per_group, kh, kw = weights.shape
-    top, bottom, left, right = pads
 
     def add(b):
-        b.add_convolution(
-            "deconv",
-            cin,
-            per_group * groups,
-            kh,
-            kw,
-            stride[0],
-            stride[1],
-            mode,
-            groups,
-            weights.transpose(2, 3, 0, 1),
-            bias,
-            bias is not None,
-            is_deconv=True,
-            output_shape=output_shape,
-            input_name="x",
-            output_name="out",
-            padding_top=top,
-            padding_bottom=bottom,
-            padding_left=left,
-            padding_right=right,
-            same_padding_asymmetry_mode=asymmetry,
-        )
+        b.add_convolution("deconv", cin, per_group * groups, kh, kw, *stride, mode, groups,
+                          weights.transpose(2, 3, 0, 1), bias, bias is not None, is_deconv=True,
+                          output_shape=output_shape, input_name="x", output_name="out",
+                          same_padding_asymmetry_mode=asymmetry, **rm.padding_amounts(pads))
 
     return rm.one_layer(add, x)
 
@@ -329,14 +284,8 @@ class TestDeconvolution:
 class TestDeconvolutionGeometry:
     """Any kernel, stride and padding amounts give ONNX ConvTranspose's result (property test)."""
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.differing_executors])
-    @given(
-        size=st.tuples(st.integers(1, 6), st.integers(1, 6)),
-        kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
-        stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-        pads=st.tuples(*[st.integers(0, 2)] * 4),
-        seed=st.integers(0, 2**16),
-    )
+    @geometry(max_examples=30)
+    @given(size=pairs(1, 6), kernel=pairs(1, 4), stride=pairs(1, 3), pads=PADS, seed=SEEDS)
     def test_valid_geometry(self, size, kernel, stride, pads, seed):
         """Valid deconvolution with random geometry equals ONNX ConvTranspose with the same pads."""
         full = [(size[i] - 1) * stride[i] + kernel[i] for i in (0, 1)]

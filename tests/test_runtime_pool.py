@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from . import _runtime_models as rm
+from ._geometry import SEEDS, geometry, pairs
 from ._runtime_onnx import run_node
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
@@ -27,29 +28,19 @@ def pool_model(
     asymmetry="BOTTOM_RIGHT_HEAVY",
 ):
     """Run one pooling layer in the runtime (``pads`` as top, bottom, left, right)."""
-    top, bottom, left, right = pads
 
     def add(b):
-        b.add_pooling(
-            "pool",
-            kernel[0],
-            kernel[1],
-            stride[0],
-            stride[1],
-            kind,
-            padding,
-            "x",
-            "out",
-            exclude_pad_area=exclude,
-            is_global=is_global,
-            padding_top=top,
-            padding_bottom=bottom,
-            padding_left=left,
-            padding_right=right,
-            same_padding_asymmetry_mode=asymmetry,
-        )
+        b.add_pooling("pool", *kernel, *stride, kind, padding, "x", "out", exclude_pad_area=exclude,
+                      is_global=is_global, same_padding_asymmetry_mode=asymmetry, **rm.padding_amounts(pads))
 
     return rm.one_layer(add, x)
+
+
+def pool_onnx(op, x, kernel, stride, pads=(0, 0, 0, 0), **attributes):
+    """onnxruntime's ``op`` pooling of ``kernel`` windows (``pads`` as top, bottom, left, right)."""
+    top, bottom, left, right = pads
+    attributes |= {"kernel_shape": list(kernel), "strides": list(stride), "pads": [top, left, bottom, right]}
+    return run_node(op, {"x": x}, attributes)[0]
 
 
 def caffe_pool(x, kind, k, s, p, exclude):
@@ -93,13 +84,7 @@ class TestWindowedPooling:
         """Max pooling over valid windows (with padding amounts, which never win) equals ONNX MaxPool."""
         x = rm.normal(np.random.default_rng(1), 2, 3, *size) - 5.0  # all negative: padding must not win
         got = pool_model(x, "MAX", kernel, stride, pads=pads)
-        top, bottom, left, right = pads
-        expected = run_node(
-            "MaxPool",
-            {"x": x},
-            {"kernel_shape": list(kernel), "strides": list(stride), "pads": [top, left, bottom, right]},
-        )[0]
-        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(got, pool_onnx("MaxPool", x, kernel, stride, pads))
 
     @pytest.mark.parametrize("exclude", [True, False])
     @pytest.mark.parametrize(
@@ -110,17 +95,7 @@ class TestWindowedPooling:
         """Average pooling divides by the whole window, or by its cells inside the input (avgPoolExcludePadding)."""
         x = rm.normal(np.random.default_rng(2), 2, 3, 8, 9)
         got = pool_model(x, "AVERAGE", kernel, stride, pads=pads, exclude=exclude)
-        top, bottom, left, right = pads
-        expected = run_node(
-            "AveragePool",
-            {"x": x},
-            {
-                "kernel_shape": list(kernel),
-                "strides": list(stride),
-                "pads": [top, left, bottom, right],
-                "count_include_pad": int(not exclude),
-            },
-        )[0]
+        expected = pool_onnx("AveragePool", x, kernel, stride, pads, count_include_pad=int(not exclude))
         np.testing.assert_allclose(got, expected, **TOLERANCE)
 
     @pytest.mark.parametrize("kind", ["MAX", "AVERAGE"])
@@ -146,18 +121,7 @@ class TestWindowedPooling:
         """L2 pooling is the square root of the sum of squares in each window (ONNX LpPool, p=2)."""
         x = rm.normal(np.random.default_rng(4), 2, 3, 7, 8)
         got = pool_model(x, "L2", kernel, stride, pads=pads)
-        top, bottom, left, right = pads
-        expected = run_node(
-            "LpPool",
-            {"x": x},
-            {
-                "kernel_shape": list(kernel),
-                "strides": list(stride),
-                "p": 2,
-                "pads": [top, left, bottom, right],
-            },
-        )[0]
-        np.testing.assert_allclose(got, expected, **TOLERANCE)
+        np.testing.assert_allclose(got, pool_onnx("LpPool", x, kernel, stride, pads, p=2), **TOLERANCE)
 
 
 class TestIncludeLastPixel:
@@ -169,12 +133,7 @@ class TestIncludeLastPixel:
         """Max pooling with includeLastPixel equals ONNX MaxPool with ceil_mode and symmetric pads."""
         x = rm.normal(np.random.default_rng(5), 1, 3, *size)
         got = pool_model(x, "MAX", (3, 3), (2, 2), padding="INCLUDE_LAST_PIXEL", pads=(padding,) * 4)
-        expected = run_node(
-            "MaxPool",
-            {"x": x},
-            {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1, "pads": [padding] * 4},
-        )[0]
-        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(got, pool_onnx("MaxPool", x, (3, 3), (2, 2), (padding,) * 4, ceil_mode=1))
         np.testing.assert_array_equal(got, caffe_pool(x, "MAX", 3, 2, padding, True))
 
     @pytest.mark.parametrize("size", [(12, 12), (9, 10)])
@@ -209,15 +168,9 @@ class TestIncludeLastPixel:
 class TestPoolingGeometry:
     """Any window, stride and padding give onnxruntime's result (property test)."""
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.differing_executors])
-    @given(
-        size=st.tuples(st.integers(2, 12), st.integers(2, 12)),
-        kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
-        stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
-        padding=st.integers(0, 1),
-        kind=st.sampled_from(["MAX", "AVERAGE"]),
-        seed=st.integers(0, 2**16),
-    )
+    @geometry(max_examples=40)
+    @given(size=pairs(2, 12), kernel=pairs(1, 4), stride=pairs(1, 3), padding=st.integers(0, 1),
+           kind=st.sampled_from(["MAX", "AVERAGE"]), seed=SEEDS)
     def test_include_last_pixel_geometry(self, size, kernel, stride, padding, kind, seed):
         """includeLastPixel pooling matches the Caffe loop (and ONNX ceil-mode MaxPool) for random geometry."""
         if (
@@ -233,13 +186,7 @@ class TestPoolingGeometry:
                 got, caffe_pool(x, kind, kernel[0], stride[0], padding, False), **TOLERANCE
             )
         if kind == "MAX":
-            attributes = {
-                "kernel_shape": list(kernel),
-                "strides": list(stride),
-                "ceil_mode": 1,
-                "pads": [padding] * 4,
-            }
-            np.testing.assert_array_equal(got, run_node("MaxPool", {"x": x}, attributes)[0])
+            np.testing.assert_array_equal(got, pool_onnx("MaxPool", x, kernel, stride, top, ceil_mode=1))
 
 
 class TestGlobalPooling:

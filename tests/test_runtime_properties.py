@@ -33,6 +33,9 @@ PROPERTY = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.differing_executors]
 )
 
+#: A kernel's or a factor's height and width.
+ONE_TO_THREE = st.tuples(st.integers(1, 3), st.integers(1, 3))
+
 
 def _view(x: np.ndarray, layout: str) -> np.ndarray:
     """The rank-5 array ``x`` with the same values in another memory layout."""
@@ -69,8 +72,16 @@ def _kernel(spec: Any) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
     return KERNELS[kind](ctx)
 
 
-def check(add: Callable[[Any], None], x: np.ndarray, expected: np.ndarray) -> None:
-    """``add`` builds one layer reading ``x`` and writing ``out``; check it in every layout and batch."""
+def check(
+    add: Callable[[Any], None],
+    x: np.ndarray,
+    op: str,
+    attributes: dict[str, Any] | None = None,
+    **node: Any,
+) -> None:
+    """``add`` builds one layer reading ``x`` and writing ``out``; check it in every layout and batch
+    against onnxruntime's ``op`` node (``attributes`` and ``node``, as :func:`run_node` takes them)."""
+    expected = run_node(op, {"x": x}, attributes, **node)[0]
     b = rm.builder({"x": x.shape[1:]})
     add(b)
     kernel = _kernel(b.spec)
@@ -109,15 +120,20 @@ def images(draw: Any, min_size: int = 1) -> np.ndarray:
     return rm.normal(np.random.default_rng(seed), batch, channels, height, width)
 
 
+def window(data: Any, size: tuple[int, int], modes: tuple[str, str]) -> tuple[str, int, int]:
+    """A padding mode of ``modes`` (valid, same) and a kernel that fits it: up to the input for valid, 3 for same."""
+    mode = data.draw(st.sampled_from(modes))
+    limits = size if mode == modes[0] else (3, 3)
+    return mode, data.draw(st.integers(1, limits[0])), data.draw(st.integers(1, limits[1]))
+
+
 class TestConvolution:
     @PROPERTY
     @given(x=images(), data=st.data())
     def test_any_layout_and_shape(self, x: np.ndarray, data: Any) -> None:
         """Convolution (plain or depthwise, valid or same, stride 1-2) equals onnxruntime in every layout."""
         _, c, h, w = x.shape
-        mode = data.draw(st.sampled_from(["valid", "same"]))
-        kh = data.draw(st.integers(1, h if mode == "valid" else 3))
-        kw = data.draw(st.integers(1, w if mode == "valid" else 3))
+        mode, kh, kw = window(data, (h, w), ("valid", "same"))
         stride = data.draw(st.sampled_from([(1, 1), (2, 2), (1, 2)]))
         groups = data.draw(st.sampled_from([1, c]))
         cout = c if groups > 1 else data.draw(st.integers(1, 3))
@@ -131,8 +147,7 @@ class TestConvolution:
 
         attributes = {"strides": list(stride), "group": groups, "kernel_shape": [kh, kw],
                       "pads": onnx_pads(mode, (h, w), (kh, kw), stride)}
-        expected = run_node("Conv", {"x": x}, attributes, constants={"w": weights, "b": bias})[0]
-        check(add, x, expected)
+        check(add, x, "Conv", attributes, constants={"w": weights, "b": bias})
 
 
 class TestDeconvolution:
@@ -140,8 +155,8 @@ class TestDeconvolution:
     @given(x=images(), data=st.data())
     def test_any_layout_and_shape(self, x: np.ndarray, data: Any) -> None:
         """Deconvolution (valid, stride 1-2) equals onnxruntime's ConvTranspose in every layout."""
-        _, c, _, _ = x.shape
-        kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+        c = x.shape[1]
+        kh, kw = data.draw(ONE_TO_THREE)
         stride = data.draw(st.sampled_from([(1, 1), (2, 2)]))
         cout = data.draw(st.integers(1, 3))
         rng = np.random.default_rng(kh + 5 * kw)
@@ -152,8 +167,7 @@ class TestDeconvolution:
                               is_deconv=True, input_name="x", output_name="out")
 
         attributes = {"strides": list(stride), "kernel_shape": [kh, kw], "pads": [0, 0, 0, 0]}
-        expected = run_node("ConvTranspose", {"x": x}, attributes, constants={"w": weights})[0]
-        check(add, x, expected)
+        check(add, x, "ConvTranspose", attributes, constants={"w": weights})
 
 
 class TestPooling:
@@ -163,17 +177,14 @@ class TestPooling:
         """Max and average pooling, valid or same, equal onnxruntime in every layout."""
         _, _, h, w = x.shape
         kind = data.draw(st.sampled_from(["MAX", "AVERAGE"]))
-        mode = data.draw(st.sampled_from(["VALID", "SAME"]))
-        kh = data.draw(st.integers(1, h if mode == "VALID" else 3))
-        kw = data.draw(st.integers(1, w if mode == "VALID" else 3))
+        mode, kh, kw = window(data, (h, w), ("VALID", "SAME"))
         stride = data.draw(st.sampled_from([(1, 1), (2, 2), (2, 1)]))
 
         def add(b: Any) -> None:
             b.add_pooling("pool", kh, kw, *stride, kind, mode, "x", "out", exclude_pad_area=True)
 
         attributes = {"kernel_shape": [kh, kw], "strides": list(stride), "pads": onnx_pads(mode, (h, w), (kh, kw), stride)}
-        expected = run_node("MaxPool" if kind == "MAX" else "AveragePool", {"x": x}, attributes)[0]
-        check(add, x, expected)
+        check(add, x, "MaxPool" if kind == "MAX" else "AveragePool", attributes)
 
 
 class TestPadding:
@@ -191,8 +202,7 @@ class TestPadding:
             b.add_padding("pad", left, right, top, bottom, 0.0, "x", "out", kind)
 
         pads = np.array([0, 0, top, left, 0, 0, bottom, right], dtype=np.int64)
-        expected = run_node("Pad", {"x": x}, {"mode": mode}, constants={"pads": pads})[0]
-        check(add, x, expected)
+        check(add, x, "Pad", {"mode": mode}, constants={"pads": pads})
 
 
 class TestCrop:
@@ -211,8 +221,7 @@ class TestCrop:
 
         constants = {"starts": np.array([top, left], np.int64), "ends": np.array([h - bottom, w - right], np.int64),
                      "axes": np.array([2, 3], np.int64)}
-        expected = run_node("Slice", {"x": x}, constants=constants)[0]
-        check(add, x, expected)
+        check(add, x, "Slice", constants=constants)
 
 
 class TestUpsample:
@@ -221,7 +230,7 @@ class TestUpsample:
     def test_any_layout_and_shape(self, x: np.ndarray, data: Any) -> None:
         """Nearest and align-corners bilinear upsampling equal onnxruntime's Resize in every layout."""
         _, _, h, w = x.shape
-        fh, fw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+        fh, fw = data.draw(ONE_TO_THREE)
         mode, linear, onnx_mode, transform = data.draw(st.sampled_from([
             ("NN", "DEFAULT", "nearest", "asymmetric"),
             ("BILINEAR", "ALIGN_CORNERS_TRUE", "linear", "align_corners"),
@@ -233,8 +242,7 @@ class TestUpsample:
         attributes = {"mode": onnx_mode, "coordinate_transformation_mode": transform}
         attributes |= {"nearest_mode": "floor"} if onnx_mode == "nearest" else {}
         sizes = np.array([*x.shape[:2], h * fh, w * fw], dtype=np.int64)
-        expected = run_node("Resize", {"x": x}, attributes, constants={"sizes": sizes}, order=["x", "", "", "sizes"])[0]
-        check(add, x, expected)
+        check(add, x, "Resize", attributes, constants={"sizes": sizes}, order=["x", "", "", "sizes"])
 
 
 class TestReorganize:
@@ -258,8 +266,7 @@ class TestReorganize:
         def add(b: Any) -> None:
             b.add_reorganize_data("r", "x", "out", mode, block)
 
-        expected = run_node(op, {"x": x}, {"blocksize": block, **attributes})[0]
-        check(add, x, expected)
+        check(add, x, op, {"blocksize": block, **attributes})
 
 
 class TestGrayscaleValidNetwork:

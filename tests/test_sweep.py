@@ -141,18 +141,26 @@ class TestSafety:
         assert result.selection.chosen.name == "float16"
 
 
-class TestNotSmaller:
-    def test_candidates_larger_than_the_input_are_skipped(self, tmp_path: Path) -> None:
-        """On a tiny model the 8-bit tables outweigh the weights: those candidates are skipped, not written."""
-        from . import _models
+@pytest.fixture
+def tiny(tmp_path: Path) -> tuple[mlquant.Model, Path]:
+    """A tiny NeuralNetwork classifier of 12 values and a folder of three random inputs for each of its 4 labels."""
+    from . import _models
 
-        model = mlquant.Model(_models.mlp_classifier())
-        data = tmp_path / "data"
-        rng = np.random.default_rng(0)
-        for label in "abcd":
-            (data / label).mkdir(parents=True)
-            for i in range(3):
-                np.save(data / label / f"{i}.npy", rng.normal(size=12).astype(np.float32))
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for label in "abcd":
+        (data / label).mkdir(parents=True)
+        for i in range(3):
+            np.save(data / label / f"{i}.npy", rng.normal(size=12).astype(np.float32))
+    return mlquant.Model(_models.mlp_classifier()), data
+
+
+class TestNotSmaller:
+    def test_candidates_larger_than_the_input_are_skipped(
+        self, tiny: tuple[mlquant.Model, Path], tmp_path: Path
+    ) -> None:
+        """On a tiny model the 8-bit tables outweigh the weights: those candidates are skipped, not written."""
+        model, data = tiny
         out = tmp_path / "out"
         result = mlquant.sweep(model, data, out_dir=out, backend=ReferenceBackend(),
                                grid=default_grid(["linear_lut", "kmeans_lut"], [16, 8, 2]))
@@ -162,17 +170,9 @@ class TestNotSmaller:
         assert sorted(p.stem for p in (out / "models").iterdir()) == sorted(c.name for c in result.candidates)
         assert "linear_lut_8" in (out / "report.md").read_text()
 
-    def test_forms_the_format_cannot_store_are_skipped(self, tmp_path: Path) -> None:
+    def test_forms_the_format_cannot_store_are_skipped(self, tiny: tuple[mlquant.Model, Path]) -> None:
         """A grid entry the model's format cannot store (grouped tables in a NeuralNetwork) is skipped with the reason."""
-        from . import _models
-
-        model = mlquant.Model(_models.mlp_classifier())
-        data = tmp_path / "data"
-        rng = np.random.default_rng(0)
-        for label in "abcd":
-            (data / label).mkdir(parents=True)
-            for i in range(3):
-                np.save(data / label / f"{i}.npy", rng.normal(size=12).astype(np.float32))
+        model, data = tiny
         grouped = mlquant.KMeansLUTQuantizer(2, mlquant.PerGroupedChannel(1))
         result = mlquant.sweep(model, data, backend=ReferenceBackend(), grid=[grouped, mlquant.Float16Quantizer()])
         skipped = dict(result.skipped)
