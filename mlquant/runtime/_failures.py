@@ -3,7 +3,8 @@
 A kernel or translator that fails with anything but an :class:`~mlquant.errors.MlquantError`
 has hit a bug: the error becomes an :class:`~mlquant.errors.InternalError` that names the
 operation or layer it happened in, the original chained as its cause. Every executor builds
-its kernels and runs its steps inside :func:`unexpected_as_internal`.
+its kernels inside :func:`unexpected_as_internal` and turns a step's failure with
+:func:`as_internal` (a plain ``except`` on the hot path).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from types import TracebackType
 
 from ..errors import InternalError, MlquantError
 
-__all__ = ["unexpected_as_internal"]
+__all__ = ["as_internal", "unexpected_as_internal"]
 
 
 class _AsInternal:
@@ -34,8 +35,16 @@ class _AsInternal:
         if not isinstance(error, Exception) or isinstance(error, (MlquantError, *self._passing)):
             return
         where = self._where() if callable(self._where) else self._where
-        msg = f"{where}: {type(error).__name__}: {error}"
-        raise InternalError(msg) from error
+        raise as_internal(error, where) from error
+
+
+def as_internal(error: Exception, where: str) -> InternalError:
+    """The ``InternalError`` an unexpected ``error`` becomes: ``"<where>: <exception type>: <exception>"``.
+
+    The executors' step loops call it from a plain ``except`` (no per-step cost when nothing
+    fails), re-raising every ``MlquantError`` unchanged first.
+    """
+    return InternalError(f"{where}: {type(error).__name__}: {error}")
 
 
 def unexpected_as_internal(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
 
-from ...errors import DataError, InvalidModelError, SettingsError
-from .._failures import unexpected_as_internal
+from ...errors import DataError, InvalidModelError, MlquantError, SettingsError
+from .._failures import as_internal
 from .._feeds import check_feeds, check_item_shape
 from .._kernels.parallel import map_chunks, workers
 from .._observing import Observer
@@ -206,8 +205,12 @@ class MILProgram:
         check = self._batched and self._layout == "one" and items > 1
         for step, casters in zip(self._steps, self._casters, strict=True):
             args = {p: [env[b] if isinstance(b, str) else b for b in bound] for p, bound in step.params.items()}
-            with unexpected_as_internal(functools.partial(_failed_on, step, args)):
+            try:
                 results = step.kernel(args)
+            except MlquantError:
+                raise
+            except Exception as error:  # a kernel bug: say which step, keep the cause
+                raise as_internal(error, _failed_on(step, args)) from error
             for out, value, cast in zip(step.outputs, results, casters, strict=True):
                 value = cast(value)
                 if check and out.name in step.derived:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import InvalidModelError, UnsupportedLayerError, UnsupportedModelError
+from ...errors import InvalidModelError, MlquantError, UnsupportedLayerError, UnsupportedModelError
 from ...formats.neuralnetwork import codec, layout
-from .._failures import unexpected_as_internal
+from .._failures import as_internal
 from .._feeds import check_feeds
 from .._kernels.parallel import map_chunks
 from .._observing import Observer
@@ -144,8 +144,12 @@ class Network:
             args = [env[name] for name in step.inputs]
             if observer is not None and step.name in self._unfolders:
                 observer(step.name, self._unfolders[step.name](args[0]))
-            with unexpected_as_internal(functools.partial(_failed_on, step, args)):
+            try:
                 results = step.kernel(args)
+            except MlquantError:
+                raise
+            except Exception as error:  # a kernel bug: say which step, keep the cause
+                raise as_internal(error, _failed_on(step, args)) from error
             for name, value in zip(step.outputs, results, strict=True):
                 env[name] = value.astype(np.float16).astype(np.float32) if self._float16 else value
             for name in step.release:
